@@ -1,0 +1,18 @@
+// Each command group registers its subcommands on the CLI11 app. A command's callback throws
+// leaf::Error to fail; Exit carries the exit code (see error.hpp).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace leaf::cmd {
+
+void add_creds(CLI::App& app);    // creds inspect, creds mint-user
+void add_dev_hub(CLI::App& app);  // dev-hub
+void add_agent(CLI::App& app);    // run, init, render, config, health, wait
+
+// Set by a command that exits with a code other than 0 without an error message
+// (`creds inspect` on invalid input, `health` when not ready, `run -- CMD` with CMD's code).
+void set_exit_code(int code);
+int exit_code();
+
+}  // namespace leaf::cmd
