@@ -1,0 +1,260 @@
+#include "support/harness.hpp"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace harness {
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("free_port: cannot bind");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/leaf-agent-test.XXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 std::string stdin_text) {
+  char tmpl[] = "/tmp/leaf-agent-proc.XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  out_path_ = dir_ + "/stdout";
+  err_path_ = dir_ + "/stderr";
+  const std::string in_path = dir_ + "/stdin";
+  write_file(in_path, stdin_text);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::setpgid(0, 0);  // own group: cleanup can reach grandchildren
+    const int in = ::open(in_path.c_str(), O_RDONLY);
+    const int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (running()) stop(5s);
+  ::kill(-pid_, SIGKILL);  // anything the child left in its group
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+bool Process::running() {
+  if (status_) return false;
+  int st = 0;
+  const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return r == 0;
+}
+
+void Process::signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (running()) {
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(10ms);
+  }
+  return status_;
+}
+
+int Process::stop(std::chrono::milliseconds grace) {
+  signal(SIGTERM);
+  if (auto code = wait(grace)) return *code;
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
+  return wait(5s).value_or(-1);
+}
+
+std::string Process::out() const { return read_file(out_path_); }
+std::string Process::err() const { return read_file(err_path_); }
+
+Result run(std::vector<std::string> argv, std::map<std::string, std::string> env, std::string stdin_text,
+           std::chrono::milliseconds timeout) {
+  Process p(std::move(argv), std::move(env), std::move(stdin_text));
+  Result r;
+  auto code = p.wait(timeout);
+  r.code = code ? *code : p.stop(1s);
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
+std::string agent_bin() { return LEAF_AGENT_BIN; }
+
+Result agent(std::vector<std::string> args, std::map<std::string, std::string> env, std::string stdin_text,
+             std::chrono::milliseconds timeout) {
+  args.insert(args.begin(), agent_bin());
+  return run(std::move(args), std::move(env), std::move(stdin_text), timeout);
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+namespace {
+size_t collect(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+}  // namespace
+
+HttpResponse http_get(const std::string& url, std::chrono::milliseconds timeout) {
+  HttpResponse r;
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text, int mode) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  ::chmod(path.c_str(), static_cast<mode_t>(mode));
+}
+
+int file_mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+Hub::Hub() {
+  port = free_port();
+  leaf_port = free_port();
+  http_port = free_port();
+  const Result r = agent({"dev-hub", "--dir", dir_ / "hub", "--force", "--port", std::to_string(port),
+                          "--leaf-port", std::to_string(leaf_port), "--http-port", std::to_string(http_port)});
+  if (r.code != 0) throw std::runtime_error("dev-hub failed: " + r.err);
+  start();
+}
+
+Hub::~Hub() { stop(); }
+
+void Hub::start() {
+  server_ = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", file("hub/hub.conf")});
+  const std::string health = "http://127.0.0.1:" + std::to_string(http_port) + "/healthz";
+  if (!wait_until([&] { return http_get(health).status == 200; }, 20s)) {
+    throw std::runtime_error("hub did not become healthy: " + server_->err());
+  }
+}
+
+void Hub::stop() {
+  if (server_) server_->stop();
+  server_.reset();
+}
+
+std::string Hub::leaf_url() const { return "tls://127.0.0.1:" + std::to_string(leaf_port); }
+std::string Hub::client_url() const { return "tls://127.0.0.1:" + std::to_string(port); }
+
+std::string Hub::lattice_account() const {
+  std::string s = read_file(file("hub/lattice.pub"));
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::vector<std::string> Hub::leaf_accounts() const {
+  std::vector<std::string> out;
+  const HttpResponse r = http_get("http://127.0.0.1:" + std::to_string(http_port) + "/leafz");
+  if (r.status != 200) return out;
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("leafs") || !j["leafs"].is_array()) return out;
+  for (const auto& l : j["leafs"]) out.push_back(l.value("account", ""));
+  return out;
+}
+
+NatsConn::~NatsConn() {
+  if (conn) natsConnection_Destroy(conn);
+}
+
+std::unique_ptr<NatsConn> nats_connect(const std::string& url, const std::string& creds_file,
+                                       const std::string& ca_file, int timeout_ms) {
+  auto c = std::make_unique<NatsConn>();
+  natsOptions* opts = nullptr;
+  natsOptions_Create(&opts);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetTimeout(opts, timeout_ms);
+  natsOptions_SetMaxReconnect(opts, 0);
+  natsOptions_SetAllowReconnect(opts, false);
+  if (!creds_file.empty()) natsOptions_SetUserCredentialsFromFiles(opts, creds_file.c_str(), nullptr);
+  if (!ca_file.empty()) {
+    natsOptions_SetSecure(opts, true);
+    natsOptions_LoadCATrustedCertificates(opts, ca_file.c_str());
+  }
+  c->status = natsConnection_Connect(&c->conn, opts);
+  if (c->status != NATS_OK) {
+    c->error = nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : natsStatus_GetText(c->status);
+    c->conn = nullptr;
+  }
+  natsOptions_Destroy(opts);
+  return c;
+}
+
+}  // namespace harness
