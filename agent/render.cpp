@@ -29,3 +29,56 @@ std::string render(std::string_view tmpl, const Data& data, const std::string& t
 }
 
 }  // namespace leaf::render
+
+#include "agent/templates_builtin.hpp"
+
+namespace leaf::render {
+
+Layout layout(const config::Config& c) {
+  std::string d = c.agent.state_dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return Layout{d, d + "/nats.conf", d + "/upstream.creds", d + "/ready", d + "/jetstream"};
+}
+
+const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
+
+std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
+                        const std::string& server_name) {
+  const Layout l = layout(c);
+  // Listeners normalised: "localhost" becomes 127.0.0.1 so nats-server never binds a wildcard.
+  auto loopback = [](const std::string& text, const char* what) {
+    config::HostPort hp = config::parse_host_port(text, what);
+    if (hp.host == "localhost") hp.host = "127.0.0.1";
+    return hp.str();
+  };
+  Data d;
+  d.set("version", std::string(LEAF_AGENT_VERSION));
+  d.set("server_name", server_name);
+  d.set("listen", loopback(c.local.listen, "local.listen"));
+  d.set("monitor", loopback(c.local.monitor, "local.monitor"));
+  d.set("jetstream_dir", l.jetstream);
+  d.set("creds_file", l.creds);
+  d.set("reconnect_seconds", "1");  // whole seconds on 2.9.10; the floor for a credential swap
+  d.set("tls_timeout_seconds", "5");
+  Data urls{Data::type::list};
+  for (size_t i = 0; i < c.upstream.urls.size(); ++i) {
+    Data u;
+    u.set("url", c.upstream.urls[i]);
+    u.set("last", i + 1 == c.upstream.urls.size());
+    urls.push_back(u);
+  }
+  d.set("urls", urls);
+  auto optional = [&d](const char* key, const std::string& v) {
+    if (!v.empty()) d.set(key, v);
+    else d.set(key, false);
+  };
+  optional("ca_file", c.upstream.ca_file);
+  optional("cert_file", c.upstream.cert_file);
+  optional("key_file", c.upstream.key_file);
+  optional("server_name_override", c.upstream.server_name);
+  optional("jetstream_domain", c.upstream.jetstream_domain);
+  d.set("handshake_first", c.upstream.handshake_first);
+  return render(tmpl, d, template_name);
+}
+
+}  // namespace leaf::render

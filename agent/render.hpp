@@ -20,3 +20,27 @@ std::string escape_nats_string(std::string_view value);
 std::string render(std::string_view tmpl, const Data& data, const std::string& template_name);
 
 }  // namespace leaf::render
+
+#include "agent/config.hpp"
+
+namespace leaf::render {
+
+// Where the agent keeps its files: all under agent.state_dir (0700).
+struct Layout {
+  std::string dir;
+  std::string nats_conf;   // nats.conf
+  std::string creds;       // upstream.creds (0600)
+  std::string ready;       // ready: exists while the leaf is ready
+  std::string jetstream;   // dev mode store
+};
+Layout layout(const config::Config& c);
+
+// The template the agent uses: agent.template if set (read by the caller), else the built-in one
+// for the mode.
+const char* builtin_template(const config::Config& c);
+
+// The nats-server configuration for `c`. Pure; holds no secrets (the creds are a file path).
+std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
+                        const std::string& server_name);
+
+}  // namespace leaf::render

@@ -1,0 +1,101 @@
+// The agent's configuration: one TOML file, every key also settable as LEAF_AGENT_<SECTION>_<KEY>
+// and the most used ones as flags. Precedence: flag > env > file > default. Pure: the caller
+// reads the file and passes the environment, so tests need no files or process state.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace leaf::config {
+
+struct Upstream {
+  std::vector<std::string> urls;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;
+  std::string account;
+  bool handshake_first = false;
+  std::string jetstream_domain;
+};
+
+struct Credentials {
+  std::string source = "file";  // file | env | http | signer
+  std::string file = "/var/run/secrets/leaf/leaf.creds";
+  std::string jwt_env = "NATS_JWT";
+  std::string seed_env = "NATS_SEED";
+  std::string creds_env;
+  std::string url;
+  std::string json_pointer;
+  std::string token_file;
+  std::string http_ca_file;
+  std::string http_cert_file;
+  std::string http_key_file;
+  std::string account_seed_file;
+  std::string account;          // source=signer: the account when the seed is a signing key
+  std::string ttl = "1h";
+  std::string min_lifetime = "5m";  // refuse credentials that expire sooner than this
+};
+
+struct Local {
+  std::string listen = "127.0.0.1:4222";
+  std::string monitor = "127.0.0.1:8222";
+};
+
+struct Agent {
+  std::string mode = "leaf";  // leaf | dev
+  std::string state_dir = "/run/leaf-agent";
+  std::string nats_server = "nats-server";
+  std::string template_path;
+  std::string health_listen = "127.0.0.1:8090";
+  std::string ready_timeout = "60s";
+  std::string log_format = "text";
+  std::string log_level = "info";
+};
+
+struct Config {
+  Upstream upstream;
+  Credentials credentials;
+  Local local;
+  Agent agent;
+
+  bool dev() const { return agent.mode == "dev"; }
+  std::chrono::milliseconds ready_timeout() const;
+  std::chrono::milliseconds ttl() const;
+  std::chrono::milliseconds min_lifetime() const;
+};
+
+// Values set on the command line, by "section.key". Applied last.
+using Overrides = std::map<std::string, std::string>;
+using Environment = std::map<std::string, std::string>;
+
+// Builds the effective configuration. `toml_text` may be empty (no file). `file_name` is for
+// messages. Throws Error(Exit::config) for malformed TOML, unknown keys (naming the nearest valid
+// one), wrong types, and invalid values (see validate()).
+Config load(const std::string& toml_text, const std::string& file_name, const Environment& env,
+            const Overrides& flags);
+
+// Semantic checks that need no I/O: URLs are tls:// or wss:// without user info, listeners are
+// loopback, durations parse, the chosen source has what it needs. Throws Error(Exit::config).
+void validate(const Config& c);
+
+// The effective configuration as JSON, with values that could hold secrets elided.
+nlohmann::json to_json(const Config& c);
+
+// Every "section.key" name, for messages and docs.
+std::vector<std::string> key_names();
+
+// Host and port of a "host:port" / "[v6]:port" listener; throws Error(Exit::config) naming `what`.
+struct HostPort {
+  std::string host;
+  int port = 0;
+  std::string str() const;  // "127.0.0.1:4222" / "[::1]:4222"
+};
+HostPort parse_host_port(const std::string& text, const std::string& what);
+bool is_loopback(const std::string& host);
+
+}  // namespace leaf::config
