@@ -299,9 +299,11 @@ Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers,
     case CURLE_SSL_CONNECT_ERROR:
       return {false, false, "TLS: handshake with " + hostport + " failed (" + reason + ")"};
     case CURLE_SEND_ERROR:
-      return {false, false, "connection to " + hostport + " failed while sending the request (" + reason + ")"};
+      return {false, false,
+              "connection to " + hostport + " failed while sending the request (" + reason + ")"};
     case CURLE_RECV_ERROR:
-      return {false, false, "connection to " + hostport + " failed while reading the response (" + reason + ")"};
+      return {false, false,
+              "connection to " + hostport + " failed while reading the response (" + reason + ")"};
     case CURLE_GOT_NOTHING:
       return {false, false, "empty reply from " + hostport};
     case CURLE_WRITE_ERROR:
@@ -320,8 +322,6 @@ Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers,
 struct BadBody {
   std::string reason;
 };
-
-const char* type_name(const SecretJson& v) { return v.type_name(); }
 
 const SecretString* string_member(const SecretJson& obj, const char* key) {
   const auto it = obj.find(key);
@@ -343,7 +343,7 @@ SecretString from_value(const SecretJson& v, const std::string& where) {
     if (jwt && seed && !jwt->empty() && !seed->empty()) return creds::format(*jwt, *seed);
     throw BadBody{where + " has neither a \"creds\" string nor \"jwt\" and \"seed\" strings"};
   }
-  throw BadBody{where + " is a JSON " + type_name(v) + ", want a string or an object"};
+  throw BadBody{where + " is a JSON " + v.type_name() + ", want a string or an object"};
 }
 
 SecretString interpret(const SecretString& body, const std::string& pointer) {

@@ -368,6 +368,7 @@ class Runner {
 
   void shutdown() {
     stopping_ = true;
+    ready_ = false;  // stop sending traffic our way while we go
     if (check_timer_) loop_.cancel(check_timer_), check_timer_ = 0;
     ::unlink(prepared_.layout.ready.c_str());
     if (host_pid_ > 0) {

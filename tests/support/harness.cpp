@@ -1,5 +1,7 @@
 #include "support/harness.hpp"
 
+#include "agent/pki.hpp"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -186,13 +188,19 @@ int file_mode(const std::string& path) {
   return static_cast<int>(st.st_mode & 07777);
 }
 
-Hub::Hub() {
+Hub::Hub(std::vector<std::string> server_cert_names) {
   port = free_port();
   leaf_port = free_port();
   http_port = free_port();
   const Result r = agent({"dev-hub", "--dir", dir_ / "hub", "--force", "--port", std::to_string(port),
                           "--leaf-port", std::to_string(leaf_port), "--http-port", std::to_string(http_port)});
   if (r.code != 0) throw std::runtime_error("dev-hub failed: " + r.err);
+  if (!server_cert_names.empty()) {
+    const leaf::pki::Pem ca{read_file(file("hub/ca.pem")), read_file(file("hub/ca-key.pem"))};
+    const leaf::pki::Pem cert = leaf::pki::make_cert(ca, "renamed", server_cert_names, true, false, 1);
+    write_file(file("hub/server.pem"), cert.cert_pem, 0644);
+    write_file(file("hub/server-key.pem"), cert.key_pem, 0600);
+  }
   start();
 }
 

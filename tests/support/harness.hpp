@@ -92,7 +92,9 @@ int file_mode(const std::string& path);  // st_mode & 07777
 // A dev hub from `leaf-agent dev-hub` on free ports, running as a real nats-server.
 class Hub {
  public:
-  Hub();
+  // With `server_cert_names`, the hub's certificate is re-issued for just those names (to make
+  // a name mismatch).
+  explicit Hub(std::vector<std::string> server_cert_names = {});
   ~Hub();
   std::string dir() const { return dir_.path(); }
   std::string file(const std::string& name) const { return dir_ / name; }
