@@ -103,36 +103,42 @@ std::string rendered_config(const config::Config& c) {
   return render::nats_config(c, tmpl, name, server_name());
 }
 
-Prepared prepare(const config::Config& c, const config::Environment& env) {
-  auto log = logging::agent();
+Prepared check(const config::Config& c, const config::Environment& env) {
   Prepared p;
   p.layout = render::layout(c);
   check_files(c);
-  if (c.upstream.handshake_first || !c.upstream.server_name.empty()) {
+  if (c.upstream.handshake_first) {
     const auto v = server_version(c.agent.nats_server);
-    if (c.upstream.handshake_first && v && ((*v)[0] < 2 || ((*v)[0] == 2 && (*v)[1] < 10))) {
+    if (v && ((*v)[0] < 2 || ((*v)[0] == 2 && (*v)[1] < 10))) {
       throw config_error("upstream.handshake_first needs nats-server >= 2.10, but " + c.agent.nats_server + " is v" +
                          std::to_string((*v)[0]) + "." + std::to_string((*v)[1]) + "." + std::to_string((*v)[2]));
     }
   }
-  const std::string conf = rendered_config(c);  // before any write: a bad template changes nothing
-
+  p.nats_conf = rendered_config(c);
   if (!c.dev()) {
     const auto now = unix_now();
     sources::Fetched f = sources::fetch(c, env, now);
     p.creds = sources::check_for_leaf(f, c, now);
     p.creds_origin = f.origin;
-    fs::ensure_private_dir(p.layout.dir, 0700);
-    fs::write_atomic(p.layout.creds, f.creds, 0600);
+    p.creds_text = std::move(f.creds);
     const auto exp = p.creds->token.expires();
-    log->info("credentials from {}: user {} account {} ({})", f.origin, p.creds->subject, p.creds->account,
-              exp ? "expires in " + format_duration(Seconds(*exp - now)) : std::string("no expiry"));
-  } else {
-    fs::ensure_private_dir(p.layout.dir, 0700);
+    logging::agent()->info("credentials from {}: user {} account {} ({})", f.origin, p.creds->subject, p.creds->account,
+                           exp ? "expires in " + format_duration(Seconds(*exp - now)) : std::string("no expiry"));
   }
-  fs::write_atomic(p.layout.nats_conf, conf, 0600);
+  return p;
+}
+
+void write(const config::Config& c, Prepared& p) {
+  fs::ensure_private_dir(p.layout.dir, 0700);
   if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
+  if (!c.dev()) fs::write_atomic(p.layout.creds, p.creds_text, 0600);
+  fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600);
   server_check_config(c, p.layout.nats_conf);
+}
+
+Prepared prepare(const config::Config& c, const config::Environment& env) {
+  Prepared p = check(c, env);
+  write(c, p);
   return p;
 }
 
@@ -145,8 +151,9 @@ class Runner {
 
   int run() {
     started_ = Clock::now();
-    prepared_ = prepare(c_, env_);
-    if (!c_.dev()) preflight();
+    prepared_ = runner::check(c_, env_);
+    if (!c_.dev()) preflight();  // before anything is written: an unreachable hub leaves no files
+    runner::write(c_, prepared_);
     if (!c_.agent.health_listen.empty()) {
       status_ = std::make_unique<StatusServer>(loop_, c_.agent.health_listen, [this](const std::string& p) { return serve(p); });
     }

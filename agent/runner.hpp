@@ -17,11 +17,19 @@ struct Prepared {
   render::Layout layout;
   std::optional<creds::Checked> creds;  // none in dev mode
   std::string creds_origin;
+  SecretString creds_text;              // to be written as upstream.creds
+  std::string nats_conf;                // to be written as nats.conf
 };
 
-// Checks the files the config names, fetches and validates credentials, writes upstream.creds
-// (0600) and nats.conf in state_dir (0700), and has nats-server check the config (-t).
-// Nothing is written when credentials are invalid. Throws leaf::Error.
+// Checks the files the config names, renders the config, fetches and validates credentials.
+// Writes nothing. Throws leaf::Error.
+Prepared check(const config::Config& c, const config::Environment& env);
+
+// Writes upstream.creds (0600) and nats.conf in state_dir (0700), then has nats-server check
+// the config (-t). Throws leaf::Error.
+void write(const config::Config& c, Prepared& p);
+
+// check() then write(): all of `init`.
 Prepared prepare(const config::Config& c, const config::Environment& env);
 
 // The rendered nats-server config for `c` (what `render` prints and `prepare` writes).

@@ -1,2 +1,39 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+
+#include <cstdio>
+
+namespace {
+int g_test_cases_run = 0;
+
+// Counts the test cases that actually ran.
+struct CountingListener : doctest::IReporter {
+  explicit CountingListener(const doctest::ContextOptions&) {}
+  void report_query(const doctest::QueryData&) override {}
+  void test_run_start() override {}
+  void test_run_end(const doctest::TestRunStats&) override {}
+  void test_case_start(const doctest::TestCaseData&) override { ++g_test_cases_run; }
+  void test_case_reenter(const doctest::TestCaseData&) override {}
+  void test_case_end(const doctest::CurrentTestCaseStats&) override {}
+  void test_case_exception(const doctest::TestCaseException&) override {}
+  void subcase_start(const doctest::SubcaseSignature&) override {}
+  void subcase_end() override {}
+  void log_assert(const doctest::AssertData&) override {}
+  void log_message(const doctest::MessageData&) override {}
+  void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+REGISTER_LISTENER("counting", 1, CountingListener);
+}  // namespace
+
+int main(int argc, char** argv) {
+  doctest::Context ctx(argc, argv);
+  const int result = ctx.run();
+  if (ctx.shouldExit()) return result;
+  // ctest runs one test case per process by name: a filter that matches nothing means a broken
+  // registration (e.g. a name CMake split at a ';'), which must fail, not pass with 0 tests.
+  if (g_test_cases_run == 0) {
+    std::fprintf(stderr, "doctest: no test case matched the filters\n");
+    return 1;
+  }
+  return result;
+}

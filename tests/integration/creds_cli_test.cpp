@@ -45,7 +45,7 @@ TEST_CASE("creds inspect: valid creds exit 0 and never print the seed") {
   CHECK(agent({"creds", "inspect", d / "hub/lattice.jwt"}).out.find("type:             account") == 0);
 }
 
-TEST_CASE("creds inspect: invalid input exits 1 with the reason on one line; usage errors exit 2") {
+TEST_CASE("creds inspect: invalid input exits 1 with the reason on one line, usage errors exit 2") {
   TempDir d;
   REQUIRE(agent({"dev-hub", "--dir", d / "hub"}).code == 0);
   std::string text = read_file(d / "hub/leaf.creds");

@@ -63,7 +63,7 @@ TEST_CASE("creds: parse round-trips, tolerates CRLF and a missing trailing newli
   }
 }
 
-TEST_CASE("creds: a bare JWT parses with no seed; garbage is refused") {
+TEST_CASE("creds: a bare JWT parses with no seed, garbage is refused") {
   const Minted m;
   const creds::Creds c = creds::parse("  " + m.jwt + "\n");
   CHECK(c.jwt == m.jwt);
