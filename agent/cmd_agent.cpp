@@ -55,7 +55,7 @@ config::Environment current_environment() {
   return env;
 }
 
-config::Config load(const Common& o, const config::Environment& env) {
+config::Config load(const Common& o, const config::Environment& env, bool probe_only = false) {
   std::string text, name = o.config_file;
   if (!o.config_file.empty()) {
     if (!fs::exists(o.config_file)) throw config_error("config file " + o.config_file + " does not exist");
@@ -81,7 +81,7 @@ config::Config load(const Common& o, const config::Environment& env) {
     if (!value->empty()) f[key] = *value;
   }
   if (!o.health_listen.empty()) f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
-  config::Config c = config::load(text, name.empty() ? "config" : name, env, f);
+  config::Config c = config::load(text, name.empty() ? "config" : name, env, f, probe_only);
   logging::setup(c.agent.log_format, c.agent.log_level);
   return c;
 }
@@ -187,7 +187,7 @@ void add_agent(CLI::App& app) {
                 "on agent.health_listen, or checks the ready file when that is disabled.");
   add_common(health_cmd, *health_o);
   health_cmd->callback([health_o] {
-    const config::Config c = load(*health_o, current_environment());
+    const config::Config c = load(*health_o, current_environment(), true);
     std::string detail;
     const bool ok = ready_now(c, &detail);
     std::cout << detail << "\n";
@@ -203,7 +203,7 @@ void add_agent(CLI::App& app) {
   add_common(wait_cmd, *wait_o);
   wait_cmd->add_option("--timeout", *timeout, "give up after this long")->capture_default_str();
   wait_cmd->callback([wait_o, timeout] {
-    const config::Config c = load(*wait_o, current_environment());
+    const config::Config c = load(*wait_o, current_environment(), true);
     const auto limit = parse_duration(*timeout);
     if (!limit) throw usage_error("--timeout: want a duration like 30s, 2m");
     const auto deadline = std::chrono::steady_clock::now() + *limit;

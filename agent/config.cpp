@@ -233,7 +233,7 @@ bool is_loopback(const std::string& host) {
 }
 
 Config load(const std::string& toml_text, const std::string& file_name, const Environment& env,
-            const Overrides& flags) {
+            const Overrides& flags, bool probe_only) {
   Config c;
   // 1. the file
   if (!toml_text.empty()) {
@@ -282,11 +282,11 @@ Config load(const std::string& toml_text, const std::string& file_name, const En
     if (!f) throw internal_error("flag maps to unknown key " + name);
     set_from_text(c, *f, value, "flag for " + name);
   }
-  validate(c);
+  validate(c, probe_only);
   return c;
 }
 
-void validate(const Config& c) {
+void validate(const Config& c, bool probe_only) {
   if (c.agent.mode != "leaf" && c.agent.mode != "dev") {
     throw config_error("agent.mode must be \"leaf\" or \"dev\", not \"" + c.agent.mode + "\"");
   }
@@ -302,7 +302,7 @@ void validate(const Config& c) {
     throw config_error("agent.log_level must be one of trace, debug, info, warn, error");
   }
   if (c.agent.state_dir.empty()) throw config_error("agent.state_dir must not be empty");
-  if (c.dev()) return;  // dev mode: no upstream, no credentials
+  if (c.dev() || probe_only) return;  // no upstream, no credentials to check
 
   if (c.upstream.urls.empty()) {
     throw config_error("upstream.urls is required (e.g. [\"tls://hub:7422\"]), or run with --dev for laptop mode");

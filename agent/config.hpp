@@ -76,12 +76,14 @@ using Environment = std::map<std::string, std::string>;
 // Builds the effective configuration. `toml_text` may be empty (no file). `file_name` is for
 // messages. Throws Error(Exit::config) for malformed TOML, unknown keys (naming the nearest valid
 // one), wrong types, and invalid values (see validate()).
+// `probe_only`: for `health` and `wait`, which need only the agent and local sections and often
+// run where the upstream settings are not given (a host container sharing the network).
 Config load(const std::string& toml_text, const std::string& file_name, const Environment& env,
-            const Overrides& flags);
+            const Overrides& flags, bool probe_only = false);
 
 // Semantic checks that need no I/O: URLs are tls:// or wss:// without user info, listeners are
 // loopback, durations parse, the chosen source has what it needs. Throws Error(Exit::config).
-void validate(const Config& c);
+void validate(const Config& c, bool probe_only = false);
 
 // The effective configuration as JSON, with values that could hold secrets elided.
 nlohmann::json to_json(const Config& c);
