@@ -18,7 +18,6 @@ std::string seed_of(const std::string& creds_text) {
   return std::string(c.seed.begin(), c.seed.end());
 }
 
-int line_count(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 // Runs `run` with the setup's config and expects a refusal before anything starts.
 void expect_refused(AgentSetup& a, int code, const std::string& message_part, std::map<std::string, std::string> env = {},
@@ -202,6 +201,24 @@ TEST_CASE("bad configuration: one-line errors, exit 3, nothing started") {
     expect_refused(a, 3, "unknown variable LEAF_AGENT_UPSTREAM_URL (did you mean LEAF_AGENT_UPSTREAM_URLS?)",
                    {{"LEAF_AGENT_UPSTREAM_URL", "tls://x:1"}});
   }
+}
+
+TEST_CASE("the hub refusing the credentials: a clear error naming user and account, exit 4") {
+  Hub hub;
+  TempDir other;
+  REQUIRE(agent({"dev-hub", "--dir", other / "hub"}).code == 0);  // an account this hub does not trust
+  AgentSetup a(hub);
+  a.toml["upstream"].erase("account");
+  a.toml["credentials"]["file"] = AgentSetup::quote(other / "hub/leaf.creds");
+  a.toml["agent"]["ready_timeout"] = "\"3s\"";
+  const Result r = agent({"run", "-c", a.write_config()}, {}, "", 60s);
+  CHECK(r.code == 4);
+  const std::string account = read_file(other / "hub/lattice.pub").substr(0, 56);
+  CHECK(r.err.find("leaf-agent: the upstream refused the leaf credentials (Authorization Violation) for user U") !=
+        std::string::npos);
+  CHECK(r.err.find("of account " + account) != std::string::npos);
+  CHECK(r.err.find("ready: leaf connected") == std::string::npos);  // never declared ready
+  CHECK(file_mode(a.state("ready")) == -1);
 }
 
 TEST_CASE("upstream problems: diagnosed in one line") {
