@@ -26,8 +26,9 @@ struct Report {
 };
 
 struct LeafInfo {
-  bool connected = false;
-  std::string upstream;  // "ip:port" of the hub end, when connected
+  bool connected = false;     // /leafz lists the remote
+  bool rtt_measured = false;  // the hub has answered a PING: it accepted the credentials
+  std::string upstream;       // "ip:port" of the hub end, when connected
 };
 
 Check check_healthz(const config::Config& c);

@@ -176,8 +176,10 @@ class Runner {
       int ok = 0;
       std::vector<std::string> failures;
       for (const auto& url : c_.upstream.urls) {
+        const auto t0 = Clock::now();
         const preflight::Probe p = preflight::probe(url, tls, 5s);
-        if (p.ok) ++ok;
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+        if (p.ok) ++ok, fastest_probe_ = std::min(fastest_probe_, took);
         else failures.push_back(p.error);
       }
       if (ok > 0) {
@@ -241,6 +243,9 @@ class Runner {
       fast_checks_ = 20;
       schedule_check(0ms);
     }
+    if (msg.find("Leafnode Error") != std::string::npos || msg.find("Authorization Violation") != std::string::npos) {
+      leaf_seen_.reset();  // whatever /leafz lists now is being refused
+    }
     if (msg.find("Authorization Violation") != std::string::npos ||
         msg.find("Authentication Expired") != std::string::npos ||
         msg.find("authorization violation") != std::string::npos) {
@@ -267,6 +272,8 @@ class Runner {
     if (stopping_) return;
     health::LeafInfo info;
     report_ = health::check_all(c_, nats_pid_ > 0, &info);
+    std::chrono::milliseconds settle_left{0};
+    if (!c_.dev()) confirm_leaf(info, &settle_left);
     const bool now_ready = report_.ready();
     if (info.connected) upstream_in_use_ = info.upstream;
     if (now_ready && !ready_) {
@@ -287,8 +294,27 @@ class Runner {
     // Once ready, confirm every few seconds (the hub can go away); before, poll as a fallback,
     // quickly right after a log line said something changed.
     if (ready_) schedule_check(5s);
+    else if (settle_left.count() > 0) schedule_check(settle_left);
     else if (fast_checks_ > 0) --fast_checks_, schedule_check(10ms);
     else schedule_check(500ms);
+  }
+
+  // A listed leaf connection counts once the hub has answered (RTT), or once it has stayed up,
+  // with no refusal logged, for longer than our preflight took to reach that hub (several round
+  // trips; the hub's verdict on CONNECT takes one), and at least 50 ms.
+  void confirm_leaf(const health::LeafInfo& info, std::chrono::milliseconds* settle_left) {
+    if (!info.connected) {
+      leaf_seen_.reset();
+      return;
+    }
+    if (!leaf_seen_) leaf_seen_ = Clock::now();
+    if (info.rtt_measured) return;
+    const auto settle = std::max(std::chrono::milliseconds(50), fastest_probe_);
+    const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *leaf_seen_);
+    if (age >= settle) return;
+    *settle_left = settle - age;
+    report_.leaf = {false, "leaf connection to " + info.upstream + " settling (" + std::to_string(settle_left->count()) + " ms)"};
+    report_.client = {false, "not checked yet"};
   }
 
   std::string first_failure() const {
@@ -469,6 +495,8 @@ class Runner {
   int host_exit_ = -1;
   int restarts_ = 0;
   int fast_checks_ = 0;
+  std::chrono::milliseconds fastest_probe_{5000};
+  std::optional<Clock::time_point> leaf_seen_;
   int exit_code_ = 0;
   std::chrono::seconds backoff_{1};
   std::optional<long> ready_ms_;
