@@ -2,20 +2,12 @@
 
 #include "agent/config.hpp"
 #include "agent/error.hpp"
+#include "error_of.hpp"
 
 using namespace leaf;
 using config::Config;
 
 namespace {
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 const char* kBase = R"(
 [upstream]

@@ -2,6 +2,7 @@
 
 #include "agent/creds.hpp"
 #include "agent/error.hpp"
+#include "error_of.hpp"
 #include "vectors.hpp"
 
 using namespace leaf;
@@ -9,15 +10,6 @@ using nkeys::KeyPair;
 using nkeys::KeyType;
 
 namespace {
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 constexpr std::int64_t kNow = 1'800'000'000;
 

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "agent/error.hpp"
+#include "error_of.hpp"
 #include "agent/jwt.hpp"
 #include "vectors.hpp"
 
@@ -9,15 +10,6 @@ using nkeys::KeyPair;
 using nkeys::KeyType;
 
 namespace {
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Replace one character inside the claims part of a JWT, keeping it valid base64url.
 std::string tamper_claims(const std::string& jwt) {

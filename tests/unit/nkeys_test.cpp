@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "agent/error.hpp"
+#include "error_of.hpp"
 #include "agent/nkeys.hpp"
 #include "vectors.hpp"
 
@@ -8,18 +9,6 @@ using namespace leaf;
 using nkeys::KeyPair;
 using nkeys::KeyType;
 
-namespace {
-// Error message of `f`, or "" if it did not throw. Keeps seeds out of doctest's output.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
 
 TEST_CASE("nkeys: known seed derives the known public key and signature") {
   const KeyPair kp = KeyPair::from_seed(vectors::kUserSeed);
