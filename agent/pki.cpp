@@ -1,6 +1,7 @@
 // Dev PKI with OpenSSL 3: every OpenSSL object lives in a unique_ptr so error paths (exceptions)
 // free everything; the OpenSSL error queue is cleared whenever we turn it into a message so a
 // stale entry never leaks into a later, unrelated message.
+#include "agent/c_ptr.hpp"
 #include "agent/pki.hpp"
 
 #include "agent/error.hpp"
@@ -27,13 +28,6 @@
 namespace leaf::pki {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const { Free(p); }
-};
-template <class T, auto Free>
-using Ptr = std::unique_ptr<T, Deleter<Free>>;
 
 using BioPtr = Ptr<BIO, BIO_free_all>;
 using BnPtr = Ptr<BIGNUM, BN_free>;

@@ -3,6 +3,7 @@
 // the server sent in plaintext can be quoted in the error. Every socket and OpenSSL object lives in
 // an RAII holder; failures inside probe() are a Fail exception carrying the finished one-line
 // message, caught at the top together with anything else that might escape.
+#include "agent/c_ptr.hpp"
 #include "agent/preflight.hpp"
 
 #include "agent/error.hpp"
@@ -135,13 +136,6 @@ std::string redact(const std::string& url) {
 // ---------------------------------------------------------------------------------------------
 // RAII holders
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const { Free(p); }
-};
-template <class T, auto Free>
-using Ptr = std::unique_ptr<T, Deleter<Free>>;
 
 using CtxPtr = Ptr<SSL_CTX, SSL_CTX_free>;
 using SslPtr = Ptr<SSL, SSL_free>;
