@@ -223,6 +223,12 @@ HostPort parse_host_port(const std::string& text, const std::string& what) {
   return hp;
 }
 
+HostPort parse_listen(const std::string& text, const std::string& what) {
+  HostPort hp = parse_host_port(text, what);
+  if (hp.host == "localhost") hp.host = "127.0.0.1";
+  return hp;
+}
+
 bool is_loopback(const std::string& host) {
   if (host == "localhost") return true;
   in_addr v4{};

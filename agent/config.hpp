@@ -99,5 +99,8 @@ struct HostPort {
 };
 HostPort parse_host_port(const std::string& text, const std::string& what);
 bool is_loopback(const std::string& host);
+// A local listener as nats-server and our probe server bind it: "localhost" becomes 127.0.0.1,
+// so nothing ever binds a name that could resolve to a wildcard.
+HostPort parse_listen(const std::string& text, const std::string& what);
 
 }  // namespace leaf::config

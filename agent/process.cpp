@@ -1,6 +1,7 @@
 #include "agent/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,29 @@ Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::strin
   }
   if (capture) ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
   return Spawned{pid, capture ? out[0] : -1};
+}
+
+Captured run_capture(const std::vector<std::string>& argv) {
+  const Spawned s = spawn(argv, environment({}, {}), true, true);
+  Captured c;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = ::read(s.output_fd, buf, sizeof buf);
+    if (n > 0) {
+      c.output.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd p{s.output_fd, POLLIN, 0};
+      ::poll(&p, 1, -1);
+    } else {
+      break;  // EOF: the child closed its output
+    }
+  }
+  ::close(s.output_fd);
+  int status = 0;
+  while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  c.exit_code = exit_code(status);
+  return c;
 }
 
 std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add) {

@@ -23,6 +23,14 @@ struct Spawned {
 Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
               bool die_with_parent);
 
+// Runs `argv` to completion (no shell), stdout and stderr together. For short commands such as
+// `nats-server --version` and `nats-server -t`. Throws like spawn() when it cannot start.
+struct Captured {
+  int exit_code = -1;
+  std::string output;
+};
+Captured run_capture(const std::vector<std::string>& argv);
+
 // The current environment minus `drop` (names), plus `add` ("K=V", replacing same names).
 std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add);
 

@@ -45,17 +45,11 @@ const char* builtin_template(const config::Config& c) { return c.dev() ? templat
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
                         const std::string& server_name) {
   const Layout l = layout(c);
-  // Listeners normalised: "localhost" becomes 127.0.0.1 so nats-server never binds a wildcard.
-  auto loopback = [](const std::string& text, const char* what) {
-    config::HostPort hp = config::parse_host_port(text, what);
-    if (hp.host == "localhost") hp.host = "127.0.0.1";
-    return hp.str();
-  };
   Data d;
   d.set("version", std::string(LEAF_AGENT_VERSION));
   d.set("server_name", server_name);
-  d.set("listen", loopback(c.local.listen, "local.listen"));
-  d.set("monitor", loopback(c.local.monitor, "local.monitor"));
+  d.set("listen", config::parse_listen(c.local.listen, "local.listen").str());
+  d.set("monitor", config::parse_listen(c.local.monitor, "local.monitor").str());
   d.set("jetstream_dir", l.jetstream);
   d.set("creds_file", l.creds);
   d.set("reconnect_seconds", "1");  // whole seconds on 2.9.10; the floor for a credential swap

@@ -50,33 +50,31 @@ void check_files(const config::Config& c) {
 
 // "nats-server: v2.9.10" -> {2, 9, 10}; nullopt when it cannot be run.
 std::optional<std::array<int, 3>> server_version(const std::string& binary) {
-  const std::string cmd = "'" + binary + "' --version 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return std::nullopt;
-  char buf[128] = {0};
-  const size_t n = std::fread(buf, 1, sizeof buf - 1, p);
-  ::pclose(p);
+  process::Captured out;
+  try {
+    out = process::run_capture({binary, "--version"});
+  } catch (const Error&) {
+    return std::nullopt;
+  }
   std::array<int, 3> v{};
-  const char* at = std::strstr(buf, "v");
-  if (n == 0 || !at || std::sscanf(at, "v%d.%d.%d", &v[0], &v[1], &v[2]) != 3) return std::nullopt;
+  const size_t at = out.output.find('v');
+  if (at == std::string::npos || std::sscanf(out.output.c_str() + at, "v%d.%d.%d", &v[0], &v[1], &v[2]) != 3) {
+    return std::nullopt;
+  }
   return v;
 }
 
 // nats-server -t: the server itself judges the config before we depend on it.
 void server_check_config(const config::Config& c, const std::string& conf_path) {
-  const std::string cmd = "'" + c.agent.nats_server + "' -t -c '" + conf_path + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) throw Error(Exit::server, "cannot run " + c.agent.nats_server);
-  std::string out;
-  char buf[512];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = ::pclose(p);
-  if (status == 0) return;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+  process::Captured r;
+  try {
+    r = process::run_capture({c.agent.nats_server, "-t", "-c", conf_path});
+  } catch (const Error&) {
     throw Error(Exit::server, "cannot run " + c.agent.nats_server + " (is it installed and on PATH? set agent.nats_server)");
   }
+  if (r.exit_code == 0) return;
+  std::string& out = r.output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   std::string hint;
   if (out.find("unknown field") != std::string::npos) {
     hint = "; the installed nats-server is too old for an option in this config";
@@ -84,13 +82,6 @@ void server_check_config(const config::Config& c, const std::string& conf_path) 
   throw config_error("nats-server rejected the rendered config " + conf_path + ": " + out + hint);
 }
 
-std::string host_port_of_listen(const config::Config& c, std::string* host, int* port) {
-  config::HostPort hp = config::parse_host_port(c.local.listen, "local.listen");
-  if (hp.host == "localhost") hp.host = "127.0.0.1";
-  *host = hp.host;
-  *port = hp.port;
-  return "nats://" + hp.str();
-}
 }  // namespace
 
 std::string rendered_config(const config::Config& c) {
@@ -207,7 +198,6 @@ class Runner {
     const auto s = process::spawn({c_.agent.nats_server, "-c", prepared_.layout.nats_conf}, env, true, true);
     nats_pid_ = s.pid;
     nats_fd_ = s.output_fd;
-    nats_started_ = Clock::now();
     log_->info("started nats-server (pid {}) with {}", nats_pid_, prepared_.layout.nats_conf);
     reader_ = std::make_unique<process::LineReader>([this](const std::string& l) { on_nats_line(l); });
     loop_.watch(nats_fd_, [this] { read_nats_output(); });
@@ -335,11 +325,9 @@ class Runner {
   // ---- the host ----
   void start_host() {
     if (host_cmd_.empty() || host_pid_ > 0 || host_started_) return;
-    std::string host;
-    int port;
-    const std::string url = host_port_of_listen(c_, &host, &port);
-    std::vector<std::string> add = {"NATS_URL=" + url, "WASMCLOUD_NATS_HOST=" + host,
-                                    "WASMCLOUD_NATS_PORT=" + std::to_string(port)};
+    const config::HostPort listen = config::parse_listen(c_.local.listen, "local.listen");
+    std::vector<std::string> add = {"NATS_URL=nats://" + listen.str(), "WASMCLOUD_NATS_HOST=" + listen.host,
+                                    "WASMCLOUD_NATS_PORT=" + std::to_string(listen.port)};
     if (!c_.upstream.jetstream_domain.empty()) add.push_back("WASMCLOUD_JS_DOMAIN=" + c_.upstream.jetstream_domain);
     const auto env = process::environment(sources::secret_env_names(c_), add);
     try {
@@ -358,9 +346,7 @@ class Runner {
     if (pid == host_pid_) {
       host_pid_ = -1;
       log_->info("host exited with code {}", code);
-      if (!stopping_) exit_code_ = code;
-      else if (host_exit_ < 0) exit_code_ = code;
-      host_exit_ = code;
+      exit_code_ = code;  // the host only runs once ready, so its code is the outcome
       shutdown();
     } else if (pid == nats_pid_) {
       nats_pid_ = -1;
@@ -404,30 +390,21 @@ class Runner {
     ready_ = false;  // stop sending traffic our way while we go
     if (check_timer_) loop_.cancel(check_timer_), check_timer_ = 0;
     ::unlink(prepared_.layout.ready.c_str());
-    if (host_pid_ > 0) {
-      if (!host_term_sent_) {
-        host_term_sent_ = true;
-        ::kill(host_pid_, SIGTERM);
-        const pid_t pid = host_pid_;
-        loop_.after(10s, [this, pid] {
-          if (host_pid_ == pid) log_->warn("host did not stop in 10 s; killing it"), ::kill(pid, SIGKILL);
-        });
-      }
-      return;  // continue when the host has exited
-    }
-    if (nats_pid_ > 0) {
-      if (!nats_term_sent_) {
-        nats_term_sent_ = true;
-        ::kill(nats_pid_, SIGTERM);
-        const pid_t pid = nats_pid_;
-        loop_.after(10s, [this, pid] {
-          if (nats_pid_ == pid) log_->warn("nats-server did not stop in 10 s; killing it"), ::kill(pid, SIGKILL);
-        });
-      }
-      return;
-    }
+    // One child at a time, each continuing here when it has exited: host first, then the leaf.
+    if (host_pid_ > 0) return terminate(host_pid_, host_term_sent_, "host");
+    if (nats_pid_ > 0) return terminate(nats_pid_, nats_term_sent_, "nats-server");
     if (!failure_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", failure_.c_str());
     loop_.stop();
+  }
+
+  // SIGTERM once, SIGKILL if `pid` is still that child 10 s later.
+  void terminate(const pid_t& pid, bool& term_sent, const char* name) {
+    if (term_sent) return;
+    term_sent = true;
+    ::kill(pid, SIGTERM);
+    loop_.after(10s, [this, &pid, target = pid, name] {
+      if (pid == target) log_->warn("{} did not stop in 10 s; killing it", name), ::kill(target, SIGKILL);
+    });
   }
 
   // ---- probes ----
@@ -487,12 +464,11 @@ class Runner {
   Prepared prepared_;
   std::unique_ptr<StatusServer> status_;
   std::unique_ptr<process::LineReader> reader_;
-  Clock::time_point started_, nats_started_;
+  Clock::time_point started_;
   pid_t nats_pid_ = -1, host_pid_ = -1;
   int nats_fd_ = -1;
   bool ready_ = false, ever_ready_ = false, stopping_ = false, host_started_ = false;
   bool host_term_sent_ = false, nats_term_sent_ = false;
-  int host_exit_ = -1;
   int restarts_ = 0;
   int fast_checks_ = 0;
   std::chrono::milliseconds fastest_probe_{5000};

@@ -27,8 +27,8 @@ const char* reason(int status) {
 
 StatusServer::StatusServer(EventLoop& loop, const std::string& listen, Handler handler)
     : loop_(loop), handler_(std::move(handler)) {
-  const config::HostPort hp = config::parse_host_port(listen, "agent.health_listen");
-  const std::string host = hp.host == "localhost" ? "127.0.0.1" : hp.host;
+  const config::HostPort hp = config::parse_listen(listen, "agent.health_listen");
+  const std::string& host = hp.host;
   sockaddr_storage addr{};
   socklen_t len;
   int family;

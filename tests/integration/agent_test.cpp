@@ -229,3 +229,12 @@ TEST_CASE("agent health and wait: not ready without an agent, wait times out wit
   CHECK(w.code == 7);
   CHECK(w.err.find("not ready after 300ms") != std::string::npos);
 }
+
+TEST_CASE("agent init: paths with quotes reach nats-server intact (no shell in between)") {
+  TempDir d;
+  const std::string state = d / "it's \"state\" dir";
+  const Result r = agent({"init", "--dev", "--state-dir", state});
+  CHECK_MESSAGE(r.code == 0, r.err);
+  CHECK(file_mode(state + "/nats.conf") == 0600);
+  CHECK(file_mode(state) == 0700);
+}
