@@ -11,10 +11,10 @@ agent=build/leaf-agent
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-# A port nobody listens on, picked at random at run time.
+# A port nobody listens on, picked at random at run time below the ephemeral range (32768+).
 free_port() {
   local p
-  while :; do p=$(shuf -i 20000-60000 -n 1); ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }; done
+  while :; do p=$(shuf -i 20000-32000 -n 1); ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }; done
 }
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

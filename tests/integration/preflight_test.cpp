@@ -5,6 +5,7 @@
 #include "agent/preflight.hpp"
 
 #include "agent/pki.hpp"
+#include "support/harness.hpp"
 
 #include <doctest/doctest.h>
 
@@ -94,11 +95,7 @@ int port_of(int fd) {
   return ntohs(a.sin_port);
 }
 
-// A port that was free a moment ago (bound, read, closed).
-int free_port() {
-  auto s = bound_socket(false);
-  return port_of(s->fd);
-}
+using harness::free_port;  // one port picker for every test: below the ephemeral range
 
 bool accepts_tcp(int port) {
   Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
