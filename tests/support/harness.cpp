@@ -1,6 +1,6 @@
 #include "support/harness.hpp"
 
-#include "agent/pki.hpp"
+#include "agent/preflight/pki.hpp"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

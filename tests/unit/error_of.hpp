@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "agent/error.hpp"
+#include "agent/core/error.hpp"
 
 template <class F>
 std::string error_of(F&& f) {

@@ -1,0 +1,378 @@
+#include "agent/config/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <functional>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "agent/core/duration.hpp"
+#include "agent/core/error.hpp"
+#include "agent/core/nkeys.hpp"
+#include "agent/config/upstream_url.hpp"
+
+namespace leaf::config {
+
+namespace {
+
+enum class Kind { string, boolean, list };
+
+// One configuration key: where it lives and how to reach its field.
+struct Field {
+  const char* section;
+  const char* key;
+  Kind kind;
+  bool secret_bearing;  // its value may name or carry a secret: elided by to_json
+  std::function<std::string*(Config&)> str;
+  std::function<bool*(Config&)> flag;
+  std::function<std::vector<std::string>*(Config&)> list;
+  std::string name() const { return std::string(section) + "." + key; }
+};
+
+#define STR(sec, k, field) Field{sec, k, Kind::string, false, [](Config& c) { return &c.field; }, nullptr, nullptr}
+#define SECRET_STR(sec, k, field) Field{sec, k, Kind::string, true, [](Config& c) { return &c.field; }, nullptr, nullptr}
+#define BOOL(sec, k, field) Field{sec, k, Kind::boolean, false, nullptr, [](Config& c) { return &c.field; }, nullptr}
+#define LIST(sec, k, field) Field{sec, k, Kind::list, false, nullptr, nullptr, [](Config& c) { return &c.field; }}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> all = {
+      LIST("upstream", "urls", upstream.urls),
+      STR("upstream", "ca_file", upstream.ca_file),
+      STR("upstream", "cert_file", upstream.cert_file),
+      STR("upstream", "key_file", upstream.key_file),
+      STR("upstream", "server_name", upstream.server_name),
+      STR("upstream", "account", upstream.account),
+      BOOL("upstream", "handshake_first", upstream.handshake_first),
+      STR("upstream", "jetstream_domain", upstream.jetstream_domain),
+      STR("credentials", "source", credentials.source),
+      STR("credentials", "file", credentials.file),
+      STR("credentials", "jwt_env", credentials.jwt_env),
+      STR("credentials", "seed_env", credentials.seed_env),
+      STR("credentials", "creds_env", credentials.creds_env),
+      SECRET_STR("credentials", "url", credentials.url),  // may carry a token in its query
+      STR("credentials", "json_pointer", credentials.json_pointer),
+      STR("credentials", "token_file", credentials.token_file),
+      STR("credentials", "http_ca_file", credentials.http_ca_file),
+      STR("credentials", "http_cert_file", credentials.http_cert_file),
+      STR("credentials", "http_key_file", credentials.http_key_file),
+      STR("credentials", "account_seed_file", credentials.account_seed_file),
+      STR("credentials", "account", credentials.account),
+      STR("credentials", "ttl", credentials.ttl),
+      STR("credentials", "min_lifetime", credentials.min_lifetime),
+      STR("local", "listen", local.listen),
+      STR("local", "monitor", local.monitor),
+      STR("agent", "mode", agent.mode),
+      STR("agent", "state_dir", agent.state_dir),
+      STR("agent", "nats_server", agent.nats_server),
+      STR("agent", "template", agent.template_path),
+      STR("agent", "health_listen", agent.health_listen),
+      STR("agent", "ready_timeout", agent.ready_timeout),
+      STR("agent", "log_format", agent.log_format),
+      STR("agent", "log_level", agent.log_level),
+  };
+  return all;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string nearest(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(name, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
+const Field* find_field(const std::string& section, const std::string& key) {
+  for (const auto& f : fields()) {
+    if (section == f.section && key == f.key) return &f;
+  }
+  return nullptr;
+}
+
+[[noreturn]] void unknown_key(const std::string& name, const std::string& where) {
+  throw config_error(where + ": unknown key " + name + " (did you mean " + nearest(name, key_names()) + "?)");
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+void set_from_text(Config& c, const Field& f, const std::string& text, const std::string& where) {
+  switch (f.kind) {
+    case Kind::string: *f.str(c) = text; break;
+    case Kind::list: *f.list(c) = split_list(text); break;
+    case Kind::boolean:
+      if (text == "true" || text == "1" || text == "yes") *f.flag(c) = true;
+      else if (text == "false" || text == "0" || text == "no" || text.empty()) *f.flag(c) = false;
+      else throw config_error(where + ": " + f.name() + " must be true or false, not \"" + text + "\"");
+      break;
+  }
+}
+
+void set_from_toml(Config& c, const Field& f, const toml::node& node, const std::string& where) {
+  const std::string at = where + ":" + std::to_string(node.source().begin.line);
+  switch (f.kind) {
+    case Kind::string:
+      if (!node.is_string()) throw config_error(at + ": " + f.name() + " must be a string");
+      *f.str(c) = *node.value<std::string>();
+      break;
+    case Kind::boolean:
+      if (!node.is_boolean()) throw config_error(at + ": " + f.name() + " must be true or false");
+      *f.flag(c) = *node.value<bool>();
+      break;
+    case Kind::list: {
+      auto& out = *f.list(c);
+      out.clear();
+      if (node.is_string()) {  // a single URL is a list of one
+        out.push_back(*node.value<std::string>());
+        break;
+      }
+      const toml::array* arr = node.as_array();
+      if (!arr) throw config_error(at + ": " + f.name() + " must be a list of strings");
+      for (const auto& item : *arr) {
+        if (!item.is_string()) throw config_error(at + ": " + f.name() + " must be a list of strings");
+        out.push_back(*item.value<std::string>());
+      }
+      break;
+    }
+  }
+}
+
+std::string upper(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::chrono::milliseconds duration_of(const std::string& text, const char* key) {
+  auto d = parse_duration(text);
+  if (!d) throw config_error(std::string(key) + ": \"" + text + "\" is not a duration (e.g. 90s, 15m, 1h)");
+  return *d;
+}
+
+void require_loopback(const std::string& text, const std::string& what) {
+  const HostPort hp = parse_host_port(text, what);
+  if (!is_loopback(hp.host)) {
+    throw config_error(what + " = \"" + text + "\" is not a loopback address; the leaf listens on localhost only "
+                       "(use 127.0.0.1:" + std::to_string(hp.port) + ")");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> key_names() {
+  std::vector<std::string> out;
+  for (const auto& f : fields()) out.push_back(f.name());
+  return out;
+}
+
+std::chrono::milliseconds Config::ready_timeout() const { return duration_of(agent.ready_timeout, "agent.ready_timeout"); }
+std::chrono::milliseconds Config::ttl() const { return duration_of(credentials.ttl, "credentials.ttl"); }
+std::chrono::milliseconds Config::min_lifetime() const { return duration_of(credentials.min_lifetime, "credentials.min_lifetime"); }
+
+std::string HostPort::str() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+HostPort parse_host_port(const std::string& text, const std::string& what) {
+  HostPort hp;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      throw config_error(what + ": \"" + text + "\" is not host:port");
+    }
+    hp.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || text.find(':') != colon) {
+      throw config_error(what + ": \"" + text + "\" is not host:port (IPv6 goes in brackets: [::1]:4222)");
+    }
+    hp.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) < 1 || std::stoi(port) > 65535) {
+    throw config_error(what + ": \"" + text + "\" has no valid port (1-65535)");
+  }
+  hp.port = std::stoi(port);
+  return hp;
+}
+
+HostPort parse_listen(const std::string& text, const std::string& what) {
+  HostPort hp = parse_host_port(text, what);
+  if (hp.host == "localhost") hp.host = "127.0.0.1";
+  return hp;
+}
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+Config load(const std::string& toml_text, const std::string& file_name, const Environment& env,
+            const Overrides& flags, bool probe_only) {
+  Config c;
+  // 1. the file
+  if (!toml_text.empty()) {
+    toml::table root;
+    try {
+      root = toml::parse(toml_text, file_name);
+    } catch (const toml::parse_error& e) {
+      throw config_error(file_name + ":" + std::to_string(e.source().begin.line) + ": malformed TOML: " +
+                         std::string(e.description()));
+    }
+    for (const auto& [section_key, section_node] : root) {
+      const std::string section(section_key.str());
+      const toml::table* table = section_node.as_table();
+      if (!table) {
+        if (find_field("upstream", section) || find_field("credentials", section) ||
+            find_field("local", section) || find_field("agent", section)) {
+          throw config_error(file_name + ": key " + section + " must be inside a section (e.g. [agent])");
+        }
+        unknown_key(section, file_name);
+      }
+      for (const auto& [key, node] : *table) {
+        const Field* f = find_field(section, std::string(key.str()));
+        if (!f) unknown_key(section + "." + std::string(key.str()), file_name);
+        set_from_toml(c, *f, node, file_name);
+      }
+    }
+  }
+  // 2. the environment; an unknown LEAF_AGENT_ variable is a typo worth stopping for.
+  for (const auto& [name, value] : env) {
+    if (name.rfind("LEAF_AGENT_", 0) != 0) continue;
+    const Field* match = nullptr;
+    for (const auto& f : fields()) {
+      if (name == "LEAF_AGENT_" + upper(f.section) + "_" + upper(f.key)) match = &f;
+    }
+    if (!match) {
+      std::vector<std::string> vars;
+      for (const auto& f : fields()) vars.push_back("LEAF_AGENT_" + upper(f.section) + "_" + upper(f.key));
+      throw config_error("environment: unknown variable " + name + " (did you mean " + nearest(name, vars) + "?)");
+    }
+    set_from_text(c, *match, value, "environment " + name);
+  }
+  // 3. flags
+  for (const auto& [name, value] : flags) {
+    const auto dot = name.find('.');
+    const Field* f = find_field(name.substr(0, dot), dot == std::string::npos ? "" : name.substr(dot + 1));
+    if (!f) throw internal_error("flag maps to unknown key " + name);
+    set_from_text(c, *f, value, "flag for " + name);
+  }
+  validate(c, probe_only);
+  return c;
+}
+
+void validate(const Config& c, bool probe_only) {
+  if (c.agent.mode != "leaf" && c.agent.mode != "dev") {
+    throw config_error("agent.mode must be \"leaf\" or \"dev\", not \"" + c.agent.mode + "\"");
+  }
+  require_loopback(c.local.listen, "local.listen");
+  require_loopback(c.local.monitor, "local.monitor");
+  if (!c.agent.health_listen.empty()) require_loopback(c.agent.health_listen, "agent.health_listen");
+  (void)c.ready_timeout();
+  if (c.agent.log_format != "text" && c.agent.log_format != "json") {
+    throw config_error("agent.log_format must be \"text\" or \"json\"");
+  }
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(std::begin(levels), std::end(levels), c.agent.log_level) == std::end(levels)) {
+    throw config_error("agent.log_level must be one of trace, debug, info, warn, error");
+  }
+  if (c.agent.state_dir.empty()) throw config_error("agent.state_dir must not be empty");
+  if (c.dev() || probe_only) return;  // no upstream, no credentials to check
+
+  if (c.upstream.urls.empty()) {
+    throw config_error("upstream.urls is required (e.g. [\"tls://hub:7422\"]), or run with --dev for laptop mode");
+  }
+  for (const auto& url : c.upstream.urls) parse_upstream_url(url);
+  if (c.upstream.cert_file.empty() != c.upstream.key_file.empty()) {
+    throw config_error("upstream.cert_file and upstream.key_file go together: set both or neither");
+  }
+  if (!c.upstream.account.empty() && !nkeys::is_public_key(c.upstream.account, nkeys::KeyType::account)) {
+    throw config_error("upstream.account must be an account public key (A..., 56 characters)");
+  }
+  if (c.upstream.jetstream_domain.find_first_of(" \t\r\n.*>\"") != std::string::npos) {
+    throw config_error("upstream.jetstream_domain must be a single token without spaces, dots or wildcards");
+  }
+  const auto& cr = c.credentials;
+  const auto min_life = c.min_lifetime();
+  if (cr.source == "file") {
+    if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");
+  } else if (cr.source == "env") {
+    if (cr.creds_env.empty() && (cr.jwt_env.empty() || cr.seed_env.empty())) {
+      throw config_error("credentials.source = \"env\" needs credentials.creds_env, or jwt_env and seed_env");
+    }
+  } else if (cr.source == "http") {
+    if (cr.url.rfind("https://", 0) != 0) throw config_error("credentials.url must be an https:// URL");
+    if (cr.url.find('@') != std::string::npos && cr.url.find('@') < cr.url.find('/', 8)) {
+      throw config_error("credentials.url must not carry a user or password; use credentials.token_file");
+    }
+    if (!cr.json_pointer.empty() && cr.json_pointer[0] != '/') {
+      throw config_error("credentials.json_pointer must start with / (e.g. /data/data/creds)");
+    }
+    if (cr.http_cert_file.empty() != cr.http_key_file.empty()) {
+      throw config_error("credentials.http_cert_file and credentials.http_key_file go together");
+    }
+  } else if (cr.source == "signer") {
+    if (cr.account_seed_file.empty()) {
+      throw config_error("credentials.account_seed_file is required when credentials.source = \"signer\"");
+    }
+    if (c.ttl() <= min_life) {
+      throw config_error("credentials.ttl (" + cr.ttl + ") must exceed credentials.min_lifetime (" + cr.min_lifetime + ")");
+    }
+    if (!cr.account.empty() && !nkeys::is_public_key(cr.account, nkeys::KeyType::account)) {
+      throw config_error("credentials.account must be an account public key (A..., 56 characters)");
+    }
+  } else {
+    throw config_error("credentials.source must be file, env, http or signer, not \"" + cr.source + "\"");
+  }
+}
+
+nlohmann::json to_json(const Config& c) {
+  nlohmann::json out = nlohmann::json::object();
+  Config copy = c;
+  for (const auto& f : fields()) {
+    nlohmann::json& slot = out[f.section][f.key];
+    switch (f.kind) {
+      case Kind::string: {
+        const std::string& v = *f.str(copy);
+        slot = (f.secret_bearing && !v.empty()) ? std::string("(set, not shown)") : v;
+        break;
+      }
+      case Kind::boolean: slot = *f.flag(copy); break;
+      case Kind::list: slot = *f.list(copy); break;
+    }
+  }
+  return out;
+}
+
+}  // namespace leaf::config

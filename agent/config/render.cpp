@@ -1,0 +1,78 @@
+#include "agent/config/render.hpp"
+
+#include "agent/core/error.hpp"
+
+namespace leaf::render {
+
+std::string escape_nats_string(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      throw config_error("a configuration value contains a control character (newline or similar); "
+                         "remove it: values are written into the nats-server config");
+    }
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string render(std::string_view tmpl, const Data& data, const std::string& template_name) {
+  kainjow::mustache::mustache m{std::string(tmpl)};
+  if (!m.is_valid()) throw config_error("template " + template_name + ": " + m.error_message());
+  m.set_custom_escape([](const std::string& s) { return escape_nats_string(s); });
+  std::string out = m.render(data);
+  if (!m.is_valid()) throw config_error("template " + template_name + ": " + m.error_message());
+  return out;
+}
+
+}  // namespace leaf::render
+
+#include "agent/config/templates_builtin.hpp"
+
+namespace leaf::render {
+
+Layout layout(const config::Config& c) {
+  std::string d = c.agent.state_dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return Layout{d, d + "/nats.conf", d + "/upstream.creds", d + "/ready", d + "/jetstream"};
+}
+
+const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
+
+std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
+                        const std::string& server_name) {
+  const Layout l = layout(c);
+  Data d;
+  d.set("version", std::string(LEAF_AGENT_VERSION));
+  d.set("server_name", server_name);
+  d.set("listen", config::parse_listen(c.local.listen, "local.listen").str());
+  d.set("monitor", config::parse_listen(c.local.monitor, "local.monitor").str());
+  d.set("jetstream_dir", l.jetstream);
+  d.set("creds_file", l.creds);
+  d.set("reconnect_seconds", "1");  // whole seconds on 2.9.10; the floor for a credential swap
+  d.set("tls_timeout_seconds", "5");
+  Data urls{Data::type::list};
+  for (size_t i = 0; i < c.upstream.urls.size(); ++i) {
+    Data u;
+    u.set("url", c.upstream.urls[i]);
+    u.set("last", i + 1 == c.upstream.urls.size());
+    urls.push_back(u);
+  }
+  d.set("urls", urls);
+  auto optional = [&d](const char* key, const std::string& v) {
+    if (!v.empty()) d.set(key, v);
+    else d.set(key, false);
+  };
+  optional("ca_file", c.upstream.ca_file);
+  optional("cert_file", c.upstream.cert_file);
+  optional("key_file", c.upstream.key_file);
+  optional("server_name_override", c.upstream.server_name);
+  optional("jetstream_domain", c.upstream.jetstream_domain);
+  d.set("handshake_first", c.upstream.handshake_first);
+  return render(tmpl, d, template_name);
+}
+
+}  // namespace leaf::render

@@ -1,0 +1,46 @@
+// Logic-less templates (mustache, kainjow's) for nats-server configs. Every {{value}} is
+// escaped for a double-quoted NATS config string, so no value can add or close a block.
+#pragma once
+
+#include <kainjow/mustache.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace leaf::render {
+
+using Data = kainjow::mustache::data;
+
+// Escapes `value` for use between double quotes in a NATS config file: backslash and quote are
+// escaped; control characters (newline included) are refused with Error(Exit::config).
+std::string escape_nats_string(std::string_view value);
+
+// Renders `tmpl` with `data`. A template that does not parse is Error(Exit::config) naming
+// `template_name` and the parser's reason.
+std::string render(std::string_view tmpl, const Data& data, const std::string& template_name);
+
+}  // namespace leaf::render
+
+#include "agent/config/config.hpp"
+
+namespace leaf::render {
+
+// Where the agent keeps its files: all under agent.state_dir (0700).
+struct Layout {
+  std::string dir;
+  std::string nats_conf;   // nats.conf
+  std::string creds;       // upstream.creds (0600)
+  std::string ready;       // ready: exists while the leaf is ready
+  std::string jetstream;   // dev mode store
+};
+Layout layout(const config::Config& c);
+
+// The template the agent uses: agent.template if set (read by the caller), else the built-in one
+// for the mode.
+const char* builtin_template(const config::Config& c);
+
+// The nats-server configuration for `c`. Pure; holds no secrets (the creds are a file path).
+std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
+                        const std::string& server_name);
+
+}  // namespace leaf::render

@@ -1,0 +1,130 @@
+#include "agent/supervise/process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <set>
+
+#include "agent/core/error.hpp"
+#include "agent/supervise/event_loop.hpp"
+
+extern char** environ;
+
+namespace leaf::process {
+
+Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
+              bool die_with_parent) {
+  if (argv.empty()) throw internal_error("spawn: empty command");
+  int out[2] = {-1, -1};
+  int status_pipe[2];
+  if (capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
+  // Build argv/envp before fork: the child may only call async-signal-safe functions.
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw internal_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    EventLoop::restore_signals_for_child();
+    if (die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) _exit(1);  // the parent died before prctl took effect
+    }
+    if (capture) {
+      ::dup2(out[1], 1);
+      ::dup2(out[1], 2);
+    }
+    ::execvpe(args[0], args.data(), envp.data());
+    const int err = errno;
+    (void)!::write(status_pipe[1], &err, sizeof err);
+    _exit(127);
+  }
+  ::close(status_pipe[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(status_pipe[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(status_pipe[0]);
+  if (capture) ::close(out[1]);
+  if (n == sizeof child_errno) {
+    if (capture) ::close(out[0]);
+    ::waitpid(pid, nullptr, 0);
+    throw Error(Exit::server, "cannot start " + argv[0] + ": " + std::strerror(child_errno) +
+                                  (child_errno == ENOENT ? " (is it installed and on PATH?)" : ""));
+  }
+  if (capture) ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+  return Spawned{pid, capture ? out[0] : -1};
+}
+
+Captured run_capture(const std::vector<std::string>& argv) {
+  const Spawned s = spawn(argv, environment({}, {}), true, true);
+  Captured c;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = ::read(s.output_fd, buf, sizeof buf);
+    if (n > 0) {
+      c.output.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd p{s.output_fd, POLLIN, 0};
+      ::poll(&p, 1, -1);
+    } else {
+      break;  // EOF: the child closed its output
+    }
+  }
+  ::close(s.output_fd);
+  int status = 0;
+  while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  c.exit_code = exit_code(status);
+  return c;
+}
+
+std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add) {
+  std::set<std::string> skip(drop.begin(), drop.end());
+  for (const auto& kv : add) skip.insert(kv.substr(0, kv.find('=')));
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string kv(*e);
+    if (!skip.count(kv.substr(0, kv.find('=')))) out.push_back(kv);
+  }
+  out.insert(out.end(), add.begin(), add.end());
+  return out;
+}
+
+void LineReader::feed(const char* data, size_t n) {
+  buf_.append(data, n);
+  size_t start = 0, nl;
+  while ((nl = buf_.find('\n', start)) != std::string::npos) {
+    std::string line = buf_.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    on_line_(line);
+    start = nl + 1;
+  }
+  buf_.erase(0, start);
+  if (buf_.size() > 64 * 1024) flush();  // a runaway line is logged in pieces, not kept forever
+}
+
+void LineReader::flush() {
+  if (!buf_.empty()) on_line_(buf_);
+  buf_.clear();
+}
+
+int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+}  // namespace leaf::process

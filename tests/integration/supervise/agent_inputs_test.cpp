@@ -1,0 +1,238 @@
+// Every credential source through a real `run`, and bad input: each a one-line error, a
+// non-zero exit, nothing started, no credentials file written, no seed printed.
+#include <doctest/doctest.h>
+
+#include "agent/core/creds.hpp"
+#include "agent/core/duration.hpp"
+#include "agent/io/fs.hpp"
+#include "agent/preflight/pki.hpp"
+#include "agent/sources/signer.hpp"
+#include "agent_support.hpp"
+#include "support/https_server.hpp"
+
+using namespace harness;
+
+namespace {
+std::string seed_of(const std::string& creds_text) {
+  const auto c = leaf::creds::parse(creds_text);
+  return std::string(c.seed.begin(), c.seed.end());
+}
+
+
+// Runs `run` with the setup's config and expects a refusal before anything starts.
+void expect_refused(AgentSetup& a, int code, const std::string& message_part, std::map<std::string, std::string> env = {},
+                    const std::string& secret = "") {
+  const Result r = agent({"run", "-c", a.write_config()}, env, "", 60s);
+  CAPTURE(r.err);
+  CHECK(r.code == code);
+  const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  CHECK(last.rfind("leaf-agent: ", 0) == 0);       // the error is the last line, one line
+  CHECK(last.find(message_part) != std::string::npos);
+  CHECK(file_mode(a.state("upstream.creds")) == -1);   // nothing half-done
+  CHECK(file_mode(a.state("ready")) == -1);
+  CHECK_FALSE(nats_connect(a.local_url(), "", "", 300)->ok());  // no leaf listening
+  if (!secret.empty()) CHECK(r.err.find(secret) == std::string::npos);
+}
+
+// A user creds for the hub's lattice account minted with the library: any claims we like.
+std::string mint_custom(const Hub& hub, std::int64_t iat, std::optional<std::int64_t> exp, std::vector<std::string> types) {
+  const auto account = leaf::signer::load_account_key(hub.file("hub/lattice.nk"));
+  const auto user = leaf::nkeys::KeyPair::generate(leaf::nkeys::KeyType::user);
+  leaf::jwt::UserSpec s{"t", user.public_key(), exp, "", std::move(types), {}, {}};
+  const auto text = leaf::creds::format(leaf::jwt::sign(leaf::jwt::user_claims(s), account, iat), user.seed());
+  return std::string(text.begin(), text.end());
+}
+}  // namespace
+
+TEST_CASE("sources: env (JWT + seed, and a whole creds text) reaches ready and the seed is not inherited") {
+  Hub hub;
+  const auto parsed = leaf::creds::parse(read_file(hub.file("hub/leaf.creds")));
+  const std::string seed(parsed.seed.begin(), parsed.seed.end());
+  SUBCASE("NATS_JWT + NATS_SEED") {
+    AgentSetup a(hub);
+    a.toml["credentials"] = {{"source", "\"env\""}};
+    const std::string out = a.dir / "env.out";
+    auto p = a.start({"sh", "-c", "env > '" + out + "'"}, {{"NATS_JWT", parsed.jwt}, {"NATS_SEED", seed}});
+    REQUIRE_MESSAGE(p->wait(40s) == 0, p->err());
+    CHECK(read_file(out).find("NATS_SEED") == std::string::npos);  // the host never sees it
+    CHECK(read_file(out).find(seed) == std::string::npos);
+    CHECK(p->err().find(seed) == std::string::npos);
+  }
+  SUBCASE("creds_env") {
+    AgentSetup a(hub);
+    a.toml["credentials"] = {{"source", "\"env\""}, {"creds_env", "\"LEAF_CREDS\""}};
+    auto p = a.start({"true"}, {{"LEAF_CREDS", read_file(hub.file("hub/leaf.creds"))}});
+    CHECK_MESSAGE(p->wait(40s) == 0, p->err());
+  }
+}
+
+TEST_CASE("sources: signer mints a LEAFNODE-only user from an account signing key") {
+  Hub hub;
+  AgentSetup a(hub);
+  a.toml["credentials"] = {{"source", "\"signer\""},
+                           {"account_seed_file", AgentSetup::quote(hub.file("hub/lattice-signing.nk"))},
+                           {"account", AgentSetup::quote(hub.lattice_account())},
+                           {"ttl", "\"1h\""}};
+  auto p = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  const Result inspect = agent({"creds", "inspect", "--json", a.state("upstream.creds")});
+  const auto j = nlohmann::json::parse(inspect.out);
+  CHECK(j["allowed_connection_types"] == nlohmann::json::array({"LEAFNODE"}));
+  CHECK(j["issuer_account"] == hub.lattice_account());
+  CHECK(j["expires_in_seconds"].get<int>() > 3500);
+  CHECK(hub.leaf_accounts() == std::vector<std::string>{hub.lattice_account()});
+}
+
+TEST_CASE("sources: http fetches the creds from a local HTTPS endpoint with its own CA and a bearer token") {
+  Hub hub;
+  TempDir pki_dir;
+  const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
+  const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1", "localhost"}, true, false, 1);
+  write_file(pki_dir / "ca.pem", ca.cert_pem);
+  write_file(pki_dir / "cert.pem", cert.cert_pem);
+  write_file(pki_dir / "key.pem", cert.key_pem);
+  write_file(pki_dir / "token", "s3cret-token\n");
+  HttpsServer server(pki_dir / "cert.pem", pki_dir / "key.pem");
+  const nlohmann::json vault = {{"data", {{"data", {{"creds", read_file(hub.file("hub/leaf.creds"))}}}}}};
+  AgentSetup a(hub);
+  a.toml["credentials"] = {{"source", "\"http\""},
+                           {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server.port()) + "/v1/secret/leaf")},
+                           {"json_pointer", "\"/data/data/creds\""},
+                           {"token_file", AgentSetup::quote(pki_dir / "token")},
+                           {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
+  const std::map<std::string, std::string> no_proxy = {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}};
+
+  SUBCASE("200 with the Vault KV v2 shape") {
+    server.respond(200, vault.dump());
+    auto p = a.start({}, no_proxy);
+    REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+    CHECK(server.last_authorization() == "Bearer s3cret-token");
+  }
+  SUBCASE("403") {
+    server.respond(403, "{\"errors\":[\"permission denied\"]}");
+    expect_refused(a, 4, "credentials endpoint: HTTP 403 from https://127.0.0.1:", no_proxy);
+  }
+  SUBCASE("garbage body") {
+    server.respond(200, "<html>oops</html>", "text/html");
+    expect_refused(a, 4, "credentials endpoint: bad body", no_proxy);
+  }
+}
+
+TEST_CASE("bad credentials: refused before anything starts, with the reason") {
+  Hub hub;
+  AgentSetup a(hub);
+  const std::int64_t now = leaf::unix_now();
+  const std::string leaf_text = read_file(hub.file("hub/leaf.creds"));
+  const std::string leaf_seed = seed_of(leaf_text);
+  SUBCASE("missing file") {
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "nope.creds");
+    expect_refused(a, 4, "cannot read " + (a.dir / "nope.creds"));
+  }
+  SUBCASE("expired") {
+    const std::string text = mint_custom(hub, now - 7200, now - 3600, {"LEAFNODE"});
+    write_file(a.dir / "x.creds", text);
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "x.creds");
+    expect_refused(a, 4, "expired 1h ago", {}, seed_of(text));
+  }
+  SUBCASE("expiring sooner than min_lifetime") {
+    write_file(a.dir / "x.creds", mint_custom(hub, now, now + 60, {"LEAFNODE"}));
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "x.creds");
+    expect_refused(a, 4, "less than credentials.min_lifetime");
+  }
+  SUBCASE("tampered signature") {
+    std::string text = leaf_text;
+    const size_t end = text.find("\n------END NATS USER JWT");
+    text[end - 4] = text[end - 4] == 'A' ? 'B' : 'A';
+    write_file(a.dir / "x.creds", text);
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "x.creds");
+    expect_refused(a, 4, "signature does not verify", {}, leaf_seed);
+  }
+  SUBCASE("seed not matching the JWT") {
+    std::string text = leaf_text;
+    const std::string other = seed_of(read_file(hub.file("hub/client.creds")));
+    text.replace(text.find(leaf_seed), leaf_seed.size(), other);
+    write_file(a.dir / "x.creds", text);
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "x.creds");
+    expect_refused(a, 4, "seed does not belong to this JWT", {}, other);
+  }
+  SUBCASE("wrong account") {
+    a.toml["upstream"]["account"] = AgentSetup::quote(leaf::nkeys::KeyPair::generate(leaf::nkeys::KeyType::account).public_key());
+    expect_refused(a, 4, "but upstream.account is");
+  }
+  SUBCASE("user not allowed LEAFNODE") {
+    write_file(a.dir / "x.creds", mint_custom(hub, now, std::nullopt, {"STANDARD"}));
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "x.creds");
+    expect_refused(a, 4, "is not allowed to connect as a leaf node (allowed_connection_types: STANDARD)");
+  }
+}
+
+TEST_CASE("bad configuration: one-line errors, exit 3, nothing started") {
+  Hub hub;
+  AgentSetup a(hub);
+  SUBCASE("plaintext nats:// upstream") {
+    a.toml["upstream"]["urls"] = "[\"nats://127.0.0.1:" + std::to_string(hub.leaf_port) + "\"]";
+    expect_refused(a, 3, "is plaintext; use tls://");
+  }
+  SUBCASE("user:password in the URL") {
+    a.toml["upstream"]["urls"] = "[\"tls://user:pass@127.0.0.1:" + std::to_string(hub.leaf_port) + "\"]";
+    expect_refused(a, 3, "must not carry a user or password", {}, "pass@");
+  }
+  SUBCASE("listen on 0.0.0.0") {
+    a.toml["local"]["listen"] = "\"0.0.0.0:4222\"";
+    expect_refused(a, 3, "local.listen = \"0.0.0.0:4222\" is not a loopback address");
+  }
+  SUBCASE("missing CA file") {
+    a.toml["upstream"]["ca_file"] = AgentSetup::quote(a.dir / "missing-ca.pem");
+    expect_refused(a, 3, "missing-ca.pem");
+  }
+  SUBCASE("malformed TOML") {
+    a.toml["upstream"]["urls"] = "[\"tls://x:7422\"";  // unterminated array
+    expect_refused(a, 3, "malformed TOML");
+  }
+  SUBCASE("unknown key, with the nearest valid one") {
+    a.toml["upstream"]["ca_flie"] = "\"x\"";
+    expect_refused(a, 3, "unknown key upstream.ca_flie (did you mean upstream.ca_file?)");
+  }
+  SUBCASE("an injection attempt in a URL") {
+    a.toml["upstream"]["urls"] = "[\"tls://127.0.0.1:7422\\\"}\\nlisten: 0.0.0.0:4222\"]";
+    expect_refused(a, 3, "upstream URL");
+  }
+  SUBCASE("unknown environment variable") {
+    expect_refused(a, 3, "unknown variable LEAF_AGENT_UPSTREAM_URL (did you mean LEAF_AGENT_UPSTREAM_URLS?)",
+                   {{"LEAF_AGENT_UPSTREAM_URL", "tls://x:1"}});
+  }
+}
+
+TEST_CASE("the hub refusing the credentials: a clear error naming user and account, exit 4") {
+  Hub hub;
+  TempDir other;
+  REQUIRE(agent({"dev-hub", "--dir", other / "hub"}).code == 0);  // an account this hub does not trust
+  AgentSetup a(hub);
+  a.toml["upstream"].erase("account");
+  a.toml["credentials"]["file"] = AgentSetup::quote(other / "hub/leaf.creds");
+  a.toml["agent"]["ready_timeout"] = "\"3s\"";
+  const Result r = agent({"run", "-c", a.write_config()}, {}, "", 60s);
+  CHECK(r.code == 4);
+  const std::string account = read_file(other / "hub/lattice.pub").substr(0, 56);
+  CHECK(r.err.find("leaf-agent: the upstream refused the leaf credentials (Authorization Violation) for user U") !=
+        std::string::npos);
+  CHECK(r.err.find("of account " + account) != std::string::npos);
+  CHECK(r.err.find("ready: leaf connected") == std::string::npos);  // never declared ready
+  CHECK(file_mode(a.state("ready")) == -1);
+}
+
+TEST_CASE("upstream problems: diagnosed in one line") {
+  SUBCASE("unreachable: times out with the TCP reason, exit 5") {
+    Hub hub;
+    AgentSetup a(hub);
+    a.toml["upstream"]["urls"] = "[\"tls://127.0.0.1:" + std::to_string(free_port()) + "\"]";
+    a.toml["agent"]["ready_timeout"] = "\"2s\"";
+    expect_refused(a, 5, "upstream unreachable: TCP: connection refused 127.0.0.1:");
+  }
+  SUBCASE("TLS name mismatch, exit 5") {
+    Hub hub({"hub.other.example"});
+    AgentSetup a(hub);
+    a.toml["agent"]["ready_timeout"] = "\"2s\"";
+    expect_refused(a, 5, "TLS: certificate name mismatch");
+  }
+}
