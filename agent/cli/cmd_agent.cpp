@@ -12,6 +12,7 @@
 #include "agent/io/fs.hpp"
 #include "agent/supervise/health.hpp"
 #include "agent/io/logging.hpp"
+#include "agent/supervise/bootstrap.hpp"
 #include "agent/supervise/runner.hpp"
 #include "agent/sources/sources.hpp"
 
@@ -55,6 +56,22 @@ config::Environment current_environment() {
   return env;
 }
 
+// Secrets handed over in the environment leave the process environment (and so
+// /proc/<pid>/environ) right after the configuration is read, in every command; the copy in
+// `env` is wiped once the credentials are fetched. Children never inherit them.
+void scrub_process_env(const config::Config& c) {
+  for (const auto& name : sources::secret_env_names(c)) {
+    if (char* v = std::getenv(name.c_str())) std::memset(v, 0, std::strlen(v));
+    ::unsetenv(name.c_str());
+  }
+}
+
+void wipe_secret_env(const config::Config& c, config::Environment& env) {
+  for (const auto& name : sources::secret_env_names(c)) {
+    if (auto it = env.find(name); it != env.end()) wipe(it->second);
+  }
+}
+
 config::Config load(const Common& o, const config::Environment& env, bool probe_only = false) {
   std::string text, name = o.config_file;
   if (!o.config_file.empty()) {
@@ -82,18 +99,9 @@ config::Config load(const Common& o, const config::Environment& env, bool probe_
   }
   if (!o.health_listen.empty()) f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
   config::Config c = config::load(text, name.empty() ? "config" : name, env, f, probe_only);
+  scrub_process_env(c);
   logging::setup(c.agent.log_format, c.agent.log_level);
   return c;
-}
-
-// Secrets handed over in the environment are scrubbed from our own memory (and so from
-// /proc/<pid>/environ) once read; children never inherit them.
-void scrub_secret_env(const config::Config& c, config::Environment& env) {
-  for (const auto& name : sources::secret_env_names(c)) {
-    if (char* v = std::getenv(name.c_str())) std::memset(v, 0, std::strlen(v));
-    ::unsetenv(name.c_str());
-    if (auto it = env.find(name); it != env.end()) wipe(it->second);
-  }
 }
 
 bool ready_now(const config::Config& c, std::string* detail) {
@@ -142,9 +150,10 @@ void add_agent(CLI::App& app) {
     try {
       code = runner::run(c, env, *host_cmd);
     } catch (...) {
-      scrub_secret_env(c, env);
+      wipe_secret_env(c, env);
       throw;
     }
+    wipe_secret_env(c, env);
     set_exit_code(code);
   });
 
@@ -157,9 +166,9 @@ void add_agent(CLI::App& app) {
   init->callback([init_o] {
     auto env = current_environment();
     const config::Config c = load(*init_o, env);
-    const runner::Prepared p = runner::prepare(c, env);
-    scrub_secret_env(c, env);
-    logging::agent()->info("wrote {} and {}", p.layout.nats_conf, c.dev() ? "no credentials (dev mode)" : p.layout.creds);
+    const int code = runner::init(c, env);
+    wipe_secret_env(c, env);
+    set_exit_code(code);
   });
 
   // ---- render ----
@@ -168,7 +177,7 @@ void add_agent(CLI::App& app) {
   add_common(render_cmd, *render_o);
   render_cmd->callback([render_o] {
     const config::Config c = load(*render_o, current_environment());
-    std::cout << runner::rendered_config(c);
+    std::cout << bootstrap::rendered_config(c);
   });
 
   // ---- config ----

@@ -67,6 +67,8 @@ const std::vector<Field>& fields() {
       STR("agent", "template", agent.template_path),
       STR("agent", "health_listen", agent.health_listen),
       STR("agent", "ready_timeout", agent.ready_timeout),
+      STR("agent", "stop_timeout", agent.stop_timeout),
+      STR("agent", "leaf_down_restart", agent.leaf_down_restart),
       STR("agent", "log_format", agent.log_format),
       STR("agent", "log_level", agent.log_level),
   };
@@ -191,6 +193,10 @@ std::vector<std::string> key_names() {
 
 std::chrono::milliseconds Config::ready_timeout() const { return duration_of(agent.ready_timeout, "agent.ready_timeout"); }
 std::chrono::milliseconds Config::ttl() const { return duration_of(credentials.ttl, "credentials.ttl"); }
+std::chrono::milliseconds Config::stop_timeout() const { return duration_of(agent.stop_timeout, "agent.stop_timeout"); }
+std::chrono::milliseconds Config::leaf_down_restart() const {
+  return duration_of(agent.leaf_down_restart, "agent.leaf_down_restart");
+}
 std::chrono::milliseconds Config::min_lifetime() const { return duration_of(credentials.min_lifetime, "credentials.min_lifetime"); }
 
 std::string HostPort::str() const {
@@ -300,6 +306,8 @@ void validate(const Config& c, bool probe_only) {
   require_loopback(c.local.monitor, "local.monitor");
   if (!c.agent.health_listen.empty()) require_loopback(c.agent.health_listen, "agent.health_listen");
   (void)c.ready_timeout();
+  if (c.stop_timeout().count() <= 0) throw config_error("agent.stop_timeout must be more than 0 (e.g. \"10s\")");
+  (void)c.leaf_down_restart();
   if (c.agent.log_format != "text" && c.agent.log_format != "json") {
     throw config_error("agent.log_format must be \"text\" or \"json\"");
   }

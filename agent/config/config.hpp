@@ -53,6 +53,8 @@ struct Agent {
   std::string template_path;
   std::string health_listen = "127.0.0.1:8090";
   std::string ready_timeout = "60s";
+  std::string stop_timeout = "10s";       // per child (host, then nats-server): SIGTERM, then SIGKILL
+  std::string leaf_down_restart = "2m";   // restart nats-server when the leaf stays down this long ("0": never)
   std::string log_format = "text";
   std::string log_level = "info";
 };
@@ -66,6 +68,8 @@ struct Config {
   bool dev() const { return agent.mode == "dev"; }
   std::chrono::milliseconds ready_timeout() const;
   std::chrono::milliseconds ttl() const;
+  std::chrono::milliseconds stop_timeout() const;
+  std::chrono::milliseconds leaf_down_restart() const;
   std::chrono::milliseconds min_lifetime() const;
 };
 

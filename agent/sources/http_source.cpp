@@ -237,6 +237,11 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return s;
 }
 
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* req = static_cast<const Request*>(user);
+  return (req->cancelled && req->cancelled()) || std::chrono::steady_clock::now() >= req->deadline ? 1 : 0;
+}
+
 Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers, SecretString& body) {
   EasyPtr easy(curl_easy_init());
   if (!easy) throw internal_error("libcurl: cannot create a handle");
@@ -264,6 +269,9 @@ Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers,
   set(h, CURLOPT_USERAGENT, "leaf-agent/" LEAF_AGENT_VERSION);
   set(h, CURLOPT_WRITEFUNCTION, &on_body);
   set(h, CURLOPT_WRITEDATA, static_cast<void*>(&sink));
+  set(h, CURLOPT_NOPROGRESS, 0L);  // the progress callback is how a stop or the deadline ends a slow transfer
+  set(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
+  set(h, CURLOPT_XFERINFODATA, const_cast<void*>(static_cast<const void*>(&req)));
 
   const CURLcode rc = curl_easy_perform(h);
   if (rc == CURLE_OK) {
@@ -288,6 +296,8 @@ Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers,
           os != 0 ? std::system_category().message(static_cast<int>(os)) : reason;
       return {false, true, "connect failed to " + hostport + ": " + why};
     }
+    case CURLE_ABORTED_BY_CALLBACK:
+      return {false, false, req.cancelled && req.cancelled() ? "stopped" : "gave up at agent.ready_timeout"};
     case CURLE_OPERATION_TIMEDOUT:
       return {false, true, "timed out after " + seconds_text(req.timeout) + "s"};
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -406,7 +416,13 @@ SecretString fetch(const Request& req) {
       if (n > 1) msg += " (after " + std::to_string(n) + " attempts)";
       throw creds_error(msg);
     }
-    std::this_thread::sleep_for(retry_delay(req.backoff, n));
+    const auto wake = std::chrono::steady_clock::now() + retry_delay(req.backoff, n);
+    while (std::chrono::steady_clock::now() < wake) {
+      if ((req.cancelled && req.cancelled()) || std::chrono::steady_clock::now() >= req.deadline) {
+        throw creds_error(std::string(kPrefix) + o.message + " (after " + std::to_string(n) + " attempts)");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "agent/core/error.hpp"
@@ -24,6 +25,10 @@ struct Request {
   std::chrono::milliseconds timeout{10000};   // per attempt, whole transfer
   int attempts = 4;                             // total attempts for retryable failures
   std::chrono::milliseconds backoff{500};       // first retry delay; doubles, +/- 20% jitter
+  // The whole fetch, retries included, ends by this time point, and as soon as `cancelled()`
+  // turns true (checked during transfers and between attempts).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::function<bool()> cancelled;
 };
 
 // Checks the parts of `req` that do not need the network: https:// URL with a host and without

@@ -25,7 +25,8 @@ std::string display_url(const std::string& url) {
 }
 }  // namespace
 
-Fetched fetch(const config::Config& c, const config::Environment& env, std::int64_t now) {
+Fetched fetch(const config::Config& c, const config::Environment& env, std::int64_t now,
+              const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline) {
   const auto& cr = c.credentials;
   if (cr.source == "file") {
     return {fs::read_secret_file(cr.file, Exit::credentials), "file " + cr.file};
@@ -56,6 +57,8 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
     req.ca_file = cr.http_ca_file;
     req.cert_file = cr.http_cert_file;
     req.key_file = cr.http_key_file;
+    req.cancelled = cancelled;
+    req.deadline = deadline;
     return {http_source::fetch(req), display_url(cr.url)};
   }
   if (cr.source == "signer") {

@@ -2,7 +2,9 @@
 // fit for a leaf connection. Every source ends in the same validation as `creds inspect`.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "agent/config/config.hpp"
@@ -18,7 +20,10 @@ struct Fetched {
 
 // Fetches from the configured source. Throws Error(Exit::credentials) (or Exit::config for a
 // file the configuration names that cannot be used) with a one-line reason.
-Fetched fetch(const config::Config& c, const config::Environment& env, std::int64_t now);
+// `cancelled` and `deadline` bound a fetch that can take long (the http source).
+Fetched fetch(const config::Config& c, const config::Environment& env, std::int64_t now,
+              const std::function<bool()>& cancelled = {},
+              std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
 // creds::validate plus: issued for upstream.account when set; LEAFNODE among
 // allowed_connection_types when the JWT limits them; lifetime left above credentials.min_lifetime.

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 
 #include "agent/core/error.hpp"
 
@@ -74,7 +75,7 @@ void EventLoop::unwatch(int fd) {
 EventLoop::TimerId EventLoop::after(std::chrono::milliseconds delay, std::function<void()> fn) {
   const TimerId id = next_id_++;
   timers_[id] = std::move(fn);
-  deadlines_.emplace(Clock::now() + delay, id);
+  deadlines_.emplace(now() + delay, id);
   arm_timerfd();
   return id;
 }
@@ -84,7 +85,7 @@ void EventLoop::cancel(TimerId id) { timers_.erase(id); }  // its deadline entry
 void EventLoop::arm_timerfd() {
   itimerspec spec{};
   if (!deadlines_.empty()) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadlines_.begin()->first - Clock::now()).count();
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadlines_.begin()->first - now()).count();
     if (ns < 1) ns = 1;  // zero would disarm
     spec.it_value.tv_sec = ns / 1'000'000'000;
     spec.it_value.tv_nsec = ns % 1'000'000'000;
@@ -93,15 +94,20 @@ void EventLoop::arm_timerfd() {
 }
 
 void EventLoop::fire_timers() {
-  const auto now = Clock::now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+  const auto t = now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= t) {
     const TimerId id = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
     auto it = timers_.find(id);
     if (it == timers_.end()) continue;
     auto fn = std::move(it->second);
     timers_.erase(it);
-    fn();
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      if (!on_error_) throw;
+      on_error_(e.what());
+    }
   }
   arm_timerfd();
 }
@@ -135,7 +141,12 @@ void EventLoop::run() {
       auto it = fds_.find(events[i].data.fd);
       if (it == fds_.end()) continue;
       auto fn = it->second;  // the handler may unwatch itself
-      fn();
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        if (!on_error_) throw;
+        on_error_(e.what());
+      }
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 
 namespace leaf {
 
@@ -35,6 +36,12 @@ class EventLoop {
   // Every reaped child, including orphans re-parented to us when we are PID 1.
   void on_child_exit(std::function<void(pid_t, int status)> fn) { on_child_ = std::move(fn); }
 
+  // An exception escaping a handler goes here (the loop keeps running); without one it propagates.
+  void on_error(std::function<void(const std::string&)> fn) { on_error_ = std::move(fn); }
+  // The clock timers are measured against (tests inject a fake one).
+  void set_clock(std::function<Clock::time_point()> now) { now_ = std::move(now); }
+  Clock::time_point now() const { return now_(); }
+
   void run();   // until stop()
   void stop() { running_ = false; }
 
@@ -56,6 +63,8 @@ class EventLoop {
   std::map<int, std::function<void()>> fds_;
   std::function<void(int)> on_signal_;
   std::function<void(pid_t, int)> on_child_;
+  std::function<void(const std::string&)> on_error_;
+  std::function<Clock::time_point()> now_ = [] { return Clock::now(); };
 };
 
 }  // namespace leaf

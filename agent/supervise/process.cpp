@@ -18,12 +18,11 @@ extern char** environ;
 
 namespace leaf::process {
 
-Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
-              bool die_with_parent) {
+SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const SpawnOptions& o) {
   if (argv.empty()) throw internal_error("spawn: empty command");
   int out[2] = {-1, -1};
   int status_pipe[2];
-  if (capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
+  if (o.capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
   // Build argv/envp before fork: the child may only call async-signal-safe functions.
   std::vector<char*> args, envp;
@@ -37,19 +36,22 @@ Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::strin
   if (pid < 0) throw internal_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     EventLoop::restore_signals_for_child();
-    if (die_with_parent) {
+    if (o.own_process_group) ::setpgid(0, 0);
+    if (o.die_with_parent) {
+      // Tied to the forking thread: long-lived children are spawned from the main thread.
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) _exit(1);  // the parent died before prctl took effect
     }
-    if (capture) {
+    if (o.capture) {
       ::dup2(out[1], 1);
       ::dup2(out[1], 2);
     }
     ::execvpe(args[0], args.data(), envp.data());
     const int err = errno;
     (void)!::write(status_pipe[1], &err, sizeof err);
-    _exit(127);
+    _exit(exec_failure_code(err));
   }
+  if (o.own_process_group) ::setpgid(pid, pid);  // also from here: no race with an early kill(-pid)
   ::close(status_pipe[1]);
   int child_errno = 0;
   ssize_t n;
@@ -57,15 +59,30 @@ Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::strin
     n = ::read(status_pipe[0], &child_errno, sizeof child_errno);
   } while (n < 0 && errno == EINTR);
   ::close(status_pipe[0]);
-  if (capture) ::close(out[1]);
+  if (o.capture) ::close(out[1]);
+  SpawnResult r;
   if (n == sizeof child_errno) {
-    if (capture) ::close(out[0]);
-    ::waitpid(pid, nullptr, 0);
-    throw Error(Exit::server, "cannot start " + argv[0] + ": " + std::strerror(child_errno) +
-                                  (child_errno == ENOENT ? " (is it installed and on PATH?)" : ""));
+    if (o.capture) ::close(out[0]);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    r.error_errno = child_errno;
+    return r;
   }
-  if (capture) ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
-  return Spawned{pid, capture ? out[0] : -1};
+  if (o.capture) ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
+  r.spawned = Spawned{pid, o.capture ? out[0] : -1};
+  return r;
+}
+
+int exec_failure_code(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }
+
+Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
+              bool die_with_parent) {
+  const SpawnResult r = try_spawn(argv, env, SpawnOptions{capture, die_with_parent, false});
+  if (r.error_errno != 0) {
+    throw Error(Exit::server, "cannot start " + argv[0] + ": " + std::strerror(r.error_errno) +
+                                  (r.error_errno == ENOENT ? " (is it installed and on PATH?)" : ""));
+  }
+  return r.spawned;
 }
 
 Captured run_capture(const std::vector<std::string>& argv) {
@@ -86,6 +103,43 @@ Captured run_capture(const std::vector<std::string>& argv) {
   ::close(s.output_fd);
   int status = 0;
   while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  c.exit_code = exit_code(status);
+  return c;
+}
+
+Captured run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                     const std::function<bool()>& cancelled) {
+  const Spawned s = spawn(argv, environment({}, {}), true, true);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Captured c;
+  char buf[4096];
+  bool killed = false;
+  std::string why;
+  for (;;) {
+    const ssize_t n = ::read(s.output_fd, buf, sizeof buf);
+    if (n > 0) {
+      if (c.output.size() < 64 * 1024) c.output.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // EOF: it is exiting
+    if (cancelled && cancelled()) why = "cancelled";
+    else if (std::chrono::steady_clock::now() >= deadline) why = "timed out";
+    if (!why.empty()) {
+      ::kill(s.pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    pollfd p{s.output_fd, POLLIN, 0};
+    ::poll(&p, 1, 50);
+  }
+  ::close(s.output_fd);
+  int status = 0;
+  while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (killed) {
+    throw Error(Exit::server, argv[0] + " " + (argv.size() > 1 ? argv[1] + " " : std::string()) + why + " after " +
+                                  std::to_string(timeout.count() / 1000) + " s and was killed");
   }
   c.exit_code = exit_code(status);
   return c;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,6 +24,23 @@ struct Spawned {
 Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
               bool die_with_parent);
 
+// How a supervised child is started (see Child): its own process group so that a stop reaches
+// whatever it started, and SIGKILL when the agent dies (even by SIGKILL).
+struct SpawnOptions {
+  bool capture = false;            // stdout+stderr into a pipe (Spawned::output_fd)
+  bool die_with_parent = true;     // PR_SET_PDEATHSIG(SIGKILL)
+  bool own_process_group = false;  // setpgid(0, 0): signal it as a group
+};
+// Like spawn(), but never throws for exec failures: `error_errno` is the child's exec errno
+// (ENOENT: 127 as a shell reports it; EACCES/ENOEXEC: 126) and pid is -1.
+struct SpawnResult {
+  Spawned spawned;
+  int error_errno = 0;
+};
+SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const SpawnOptions& o);
+// The exit code a shell gives for a command that could not be executed: 127 not found, else 126.
+int exec_failure_code(int err);
+
 // Runs `argv` to completion (no shell), stdout and stderr together. For short commands such as
 // `nats-server --version` and `nats-server -t`. Throws like spawn() when it cannot start.
 struct Captured {
@@ -30,6 +48,10 @@ struct Captured {
   std::string output;
 };
 Captured run_capture(const std::vector<std::string>& argv);
+// Same, bounded: the child is killed and Error(Exit::server) thrown when it runs past `timeout`
+// or `cancelled()` turns true (checked every 50 ms). Output is capped at 64 KiB.
+Captured run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                     const std::function<bool()>& cancelled);
 
 // The current environment minus `drop` (names), plus `add` ("K=V", replacing same names).
 std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add);

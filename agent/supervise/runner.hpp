@@ -1,42 +1,20 @@
-// The bootstrap path, top to bottom: source -> validate -> write -> render -> launch -> health
-// -> gate. `prepare` does everything up to files on disk (and is all of `init`); `Runner` then
-// launches nats-server, watches it, serves probes and starts the host once the leaf is ready.
+// `run` and `init`: the event loop, the worker thread and the children, driven by the pure
+// Supervisor. This file only carries out decisions: what to do when is supervisor.cpp's.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/config/config.hpp"
-#include "agent/core/creds.hpp"
-#include "agent/config/render.hpp"
 
 namespace leaf::runner {
 
-struct Prepared {
-  render::Layout layout;
-  std::optional<creds::Checked> creds;  // none in dev mode
-  std::string creds_origin;
-  SecretString creds_text;              // to be written as upstream.creds
-  std::string nats_conf;                // to be written as nats.conf
-};
+// Bootstrap (see bootstrap.hpp), launch, supervise, gate. Returns the exit code: the host's when
+// one was given, 0 after a clean SIGTERM, or the Exit code of the failure (printed as the last
+// line on stderr). Secret variables in `env` are wiped once read.
+int run(const config::Config& c, config::Environment& env, const std::vector<std::string>& host_cmd);
 
-// Checks the files the config names, renders the config, fetches and validates credentials.
-// Writes nothing. Throws leaf::Error.
-Prepared check(const config::Config& c, const config::Environment& env);
-
-// Writes upstream.creds (0600) and nats.conf in state_dir (0700), then has nats-server check
-// the config (-t). Throws leaf::Error.
-void write(const config::Config& c, Prepared& p);
-
-// check() then write(): all of `init`.
-Prepared prepare(const config::Config& c, const config::Environment& env);
-
-// The rendered nats-server config for `c` (what `render` prints and `prepare` writes).
-std::string rendered_config(const config::Config& c);
-
-// Launch, supervise, gate. Returns the process exit code: the host's when one was given,
-// 0 after a clean SIGTERM, or the Exit code of the failure.
-int run(const config::Config& c, const config::Environment& env, const std::vector<std::string>& host_cmd);
+// The bootstrap alone (an init container): same order, same checks, prompt on SIGTERM.
+int init(const config::Config& c, config::Environment& env);
 
 }  // namespace leaf::runner

@@ -1,0 +1,239 @@
+#include "agent/supervise/bootstrap.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "agent/core/duration.hpp"
+#include "agent/core/error.hpp"
+#include "agent/io/fs.hpp"
+#include "agent/io/logging.hpp"
+#include "agent/preflight/pki.hpp"
+#include "agent/preflight/preflight.hpp"
+#include "agent/sources/sources.hpp"
+#include "agent/supervise/nats_log.hpp"
+#include "agent/supervise/process.hpp"
+
+namespace leaf::bootstrap {
+
+namespace {
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+std::string server_name() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  std::string name = std::string("leaf-") + host;
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '-';
+  }
+  return name;
+}
+
+void check_cancelled(const Context& ctx) {
+  if (ctx.cancelled()) throw Error(Exit::ok, "stopped");
+}
+
+std::chrono::milliseconds remaining(const Context& ctx) {
+  return std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - SteadyClock::now()));
+}
+
+void check_files(const config::Config& c) {
+  if (c.dev()) return;
+  if (!c.upstream.ca_file.empty()) pki::check_ca_file(c.upstream.ca_file);
+  if (!c.upstream.cert_file.empty()) pki::check_cert_key_pair(c.upstream.cert_file, c.upstream.key_file);
+  if (!c.agent.template_path.empty() && !fs::exists(c.agent.template_path)) {
+    throw config_error("agent.template: " + c.agent.template_path + " does not exist");
+  }
+  const auto& cr = c.credentials;
+  if (cr.source == "http") {
+    if (!cr.http_ca_file.empty()) pki::check_ca_file(cr.http_ca_file);
+    if (!cr.http_cert_file.empty()) pki::check_cert_key_pair(cr.http_cert_file, cr.http_key_file);
+  }
+}
+
+// nats-server -t on `conf_path`: the server itself judges the config before we depend on it.
+void server_check_config(const Context& ctx, const std::string& conf_path, const std::string& shown_path) {
+  const auto& c = ctx.config;
+  process::Captured r;
+  try {
+    r = process::run_capture({c.agent.nats_server, "-t", "-c", conf_path}, std::min<std::chrono::milliseconds>(30s, std::max(remaining(ctx), 1000ms)),
+                             ctx.cancelled);
+  } catch (const Error& e) {
+    check_cancelled(ctx);
+    throw Error(Exit::server, std::string(e.what()) + " (agent.nats_server = " + c.agent.nats_server + ")");
+  }
+  if (r.exit_code == 0) return;
+  std::string out = supervise::one_line(r.output);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (out.empty() || r.exit_code >= 126) {
+    // Not a verdict on the config: the program did not run as a nats-server would.
+    throw Error(Exit::server, c.agent.nats_server + " -t exited with code " + std::to_string(r.exit_code) +
+                                  (out.empty() ? " and said nothing" : ": " + out) +
+                                  "; is agent.nats_server a nats-server binary?");
+  }
+  std::string hint;
+  if (out.find("unknown field") != std::string::npos) hint = "; the installed nats-server is too old for an option in this config";
+  throw config_error("nats-server rejected the rendered config " + shown_path + ": " + out + hint);
+}
+
+// "nats-server: v2.9.10" -> {2, 9, 10}; nullopt when it cannot be run.
+std::optional<std::array<int, 3>> server_version(const Context& ctx) {
+  process::Captured out;
+  try {
+    out = process::run_capture({ctx.config.agent.nats_server, "--version"}, 10s, ctx.cancelled);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  std::array<int, 3> v{};
+  const size_t at = out.output.find('v');
+  if (at == std::string::npos || std::sscanf(out.output.c_str() + at, "v%d.%d.%d", &v[0], &v[1], &v[2]) != 3) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// Every URL probed at once; returns at the first success without waiting for the others (a
+// hub that accepts TCP and never speaks holds only its own probe). Rounds repeat, a second
+// apart, until one URL works or the deadline passes.
+void preflight_upstream(Context& ctx, Prepared& p) {
+  const auto& c = ctx.config;
+  const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, c.upstream.server_name,
+                           c.upstream.handshake_first};
+  auto log = logging::agent();
+  for (int round = 0;; ++round) {
+    struct Shared {
+      std::mutex mu;
+      std::condition_variable cv;
+      size_t done = 0, ok = 0;
+      std::vector<std::string> failures;
+      std::chrono::milliseconds fastest{0};
+    };
+    auto shared = std::make_shared<Shared>();
+    // Ends a little before the deadline, so that the round's failure is what a timeout reports.
+    const auto timeout = std::clamp(remaining(ctx) - 250ms, 100ms, 5000ms);
+    for (const auto& url : c.upstream.urls) {
+      // Detached: a probe ends by its own timeout; nobody waits for a slow one.
+      std::thread([shared, url, tls, timeout] {
+        const auto t0 = SteadyClock::now();
+        const preflight::Probe r = preflight::probe(url, tls, timeout);
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0);
+        std::lock_guard<std::mutex> g(shared->mu);
+        ++shared->done;
+        if (r.ok) {
+          if (shared->ok++ == 0) shared->fastest = took;
+        } else {
+          shared->failures.push_back(r.error);
+        }
+        shared->cv.notify_all();
+      }).detach();
+    }
+    std::unique_lock<std::mutex> g(shared->mu);
+    const size_t n = c.upstream.urls.size();
+    while (shared->ok == 0 && shared->done < n) {
+      shared->cv.wait_for(g, 50ms);
+      if (ctx.cancelled()) return check_cancelled(ctx);
+    }
+    if (shared->ok > 0) {
+      p.fastest_probe = shared->fastest;
+      for (const auto& f : shared->failures) log->warn("preflight: {} (another upstream URL works)", f);
+      log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured)", n);
+      return;
+    }
+    const std::string last = "upstream unreachable: " + shared->failures.front();
+    g.unlock();
+    ctx.progress(static_cast<int>(Exit::upstream), last);
+    if (round == 0) log->warn("preflight: {}; retrying until agent.ready_timeout ({})", shared->failures.front(), c.agent.ready_timeout);
+    if (SteadyClock::now() + 1s >= ctx.deadline) throw Error(Exit::upstream, last);
+    for (int i = 0; i < 20; ++i) {
+      check_cancelled(ctx);
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+}
+
+void write_files(Context& ctx, Prepared& p, const SecretString& creds_text) {
+  const auto& c = ctx.config;
+  fs::ensure_private_dir(p.layout.dir, 0700);
+  p.lock = std::make_unique<fs::DirLock>(p.layout.dir);  // before anything in it is touched
+  if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
+  // nats.conf goes through -t as a temporary file first: a rejected config never replaces a good one.
+  const std::string candidate = p.layout.dir + "/nats.conf.candidate";
+  fs::write_atomic(candidate, p.nats_conf, 0600);
+  try {
+    server_check_config(ctx, candidate, p.layout.nats_conf);
+  } catch (...) {
+    ::unlink(candidate.c_str());
+    throw;
+  }
+  if (!c.dev()) fs::write_atomic(p.layout.creds, creds_text, 0600);
+  if (::rename(candidate.c_str(), p.layout.nats_conf.c_str()) != 0) {
+    ::unlink(candidate.c_str());
+    throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
+  }
+}
+}  // namespace
+
+std::string rendered_config(const config::Config& c) {
+  std::string tmpl = render::builtin_template(c);
+  std::string name = c.dev() ? "dev.conf (built in)" : "leafnode.conf (built in)";
+  if (!c.agent.template_path.empty()) {
+    tmpl = fs::read_file(c.agent.template_path);
+    name = c.agent.template_path;
+  }
+  return render::nats_config(c, tmpl, name, server_name());
+}
+
+void rewrite_nats_conf(const Prepared& p) { fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600); }
+
+Prepared run(Context& ctx) {
+  const auto& c = ctx.config;
+  auto log = logging::agent();
+  Prepared p;
+  p.layout = render::layout(c);
+
+  // 1. What the config names, and the config nats-server will get.
+  check_files(c);
+  if (c.upstream.handshake_first) {
+    const auto v = server_version(ctx);
+    if (v && ((*v)[0] < 2 || ((*v)[0] == 2 && (*v)[1] < 10))) {
+      throw config_error("upstream.handshake_first needs nats-server >= 2.10, but " + c.agent.nats_server + " is v" +
+                         std::to_string((*v)[0]) + "." + std::to_string((*v)[1]) + "." + std::to_string((*v)[2]));
+    }
+  }
+  p.nats_conf = rendered_config(c);
+  check_cancelled(ctx);
+
+  // 2. Credentials: fetched, validated, and normalised (never the bytes as fetched).
+  SecretString creds_text;
+  if (!c.dev()) {
+    const auto now = unix_now();
+    sources::Fetched f = sources::fetch(c, ctx.env, now, ctx.cancelled, ctx.deadline);
+    for (const auto& name : sources::secret_env_names(c)) {
+      if (auto it = ctx.env.find(name); it != ctx.env.end()) wipe(it->second);
+    }
+    p.creds = sources::check_for_leaf(f, c, now);
+    p.creds_origin = f.origin;
+    {
+      const creds::Creds parsed = creds::parse(f.creds);
+      creds_text = creds::format(parsed.jwt, std::string_view(parsed.seed.data(), parsed.seed.size()));
+    }
+    const auto exp = p.creds->token.expires();
+    log->info("credentials from {}: user {} account {} ({})", f.origin, p.creds->subject, p.creds->account,
+              exp ? "expires in " + format_duration(Seconds(*exp - now)) : std::string("no expiry"));
+    check_cancelled(ctx);
+
+    // 3. The upstream answers, with TLS we trust, before anything is written.
+    preflight_upstream(ctx, p);
+  }
+
+  // 4. Lock, write, have nats-server check.
+  write_files(ctx, p, creds_text);
+  return p;
+}
+
+}  // namespace leaf::bootstrap

@@ -1,0 +1,37 @@
+// What a line of nats-server's output means to the supervisor. Pure: the runner re-logs the line
+// at its level and hands the classification to the Supervisor.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace leaf::supervise {
+
+enum class NatsLevel { trace, debug, info, warn, error, fatal };
+
+enum class NatsLineKind {
+  other,
+  server_ready,      // "Server is ready"
+  leaf_connected,    // "Leafnode connection created ..." (the hub has not judged the credentials yet)
+  leaf_closed,       // "Leafnode connection closed: ..."
+  leaf_error,        // "Leafnode Error ..." (the hub sent -ERR) or a failed connect attempt
+  auth_refused,      // the hub said "Authorization Violation"
+  auth_expired,      // the hub said "User/Account Authentication Expired"
+  creds_malformed,   // nats-server could not parse the credentials file we wrote
+};
+
+struct NatsLine {
+  NatsLevel level = NatsLevel::info;
+  NatsLineKind kind = NatsLineKind::other;
+  std::string message;  // without pid, time and level; control bytes and invalid UTF-8 replaced
+};
+
+// Parses "[1234] 2026/11/22 16:25:43.117540 [INF] message" (2.9 and later); any other line is
+// kept whole at info level.
+NatsLine classify_nats_line(std::string_view line);
+
+// `text` made safe for one line of a log or an error: control characters (newline, escape...)
+// and bytes that are not valid UTF-8 become '?'.
+std::string one_line(std::string_view text);
+
+}  // namespace leaf::supervise

@@ -1,0 +1,354 @@
+#include "agent/supervise/supervisor.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace leaf::supervise {
+
+namespace {
+template <class... F>
+struct Overload : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overload(F...) -> Overload<F...>;
+
+std::string seconds_text(Millis d) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3g s", static_cast<double>(d.count()) / 1000.0);
+  return b;
+}
+
+constexpr ChildId kStopOrder[kChildren] = {ChildId::host, ChildId::nats};
+}  // namespace
+
+const char* child_name(ChildId id) { return id == ChildId::host ? "host" : "nats-server"; }
+
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::bootstrapping: return "bootstrapping";
+    case Phase::starting: return "starting";
+    case Phase::ready: return "ready";
+    case Phase::degraded: return "degraded";
+    case Phase::stopping: return "stopping";
+    case Phase::exited: return "exited";
+  }
+  return "?";
+}
+
+Millis restart_delay(int restarts_since_stable, Millis max) {
+  if (restarts_since_stable <= 0) return Millis(0);
+  Millis d(1000);
+  for (int i = 1; i < restarts_since_stable && d < max; ++i) d *= 2;
+  return std::min(d, max);
+}
+
+Actions Supervisor::on(const Event& e, TimePoint now) {
+  now_ = now;
+  Actions out;
+  if (phase_ == Phase::exited) return out;
+  std::visit(Overload{
+                 [&](const Started&) { on_started(out); },
+                 [&](const BootstrapDone& b) { on_bootstrap(b, out); },
+                 [&](const BootstrapProgress& p) { progress_ = p; },
+                 [&](const ChildStarted& c) { on_child_started(c, out); },
+                 [&](const ChildExited& c) { on_child_exited(c, out); },
+                 [&](const LogLine& l) { on_line(l.line, out); },
+                 [&](const CheckResult& r) { on_check(r, out); },
+                 [&](const TimerFired& t) { on_timer(t.kind, out); },
+                 [&](const SignalReceived& s) { on_signal(s.sig, out); },
+                 [&](const Fatal& f) { fail(70, "internal error: " + f.error, out); },
+             },
+             e);
+  return out;
+}
+
+void Supervisor::on_started(Actions& out) {
+  started_at_ = now_;
+  phase_ = Phase::bootstrapping;
+  out.push_back(RunBootstrap{});
+  out.push_back(Schedule{TimerKind::ready_deadline, p_.ready_timeout});
+}
+
+void Supervisor::on_bootstrap(const BootstrapDone& b, Actions& out) {
+  if (phase_ != Phase::bootstrapping) return;  // stopping: the result no longer matters
+  if (!b.ok) return fail(b.code, b.error, out);
+  bootstrapped_ = true;
+  identity_ = b.identity;
+  if (p_.init_only) {
+    phase_ = Phase::exited;
+    out.push_back(CancelTimer{TimerKind::ready_deadline});
+    out.push_back(Exit{0, ""});
+    return;
+  }
+  settle_ = std::max(p_.settle_min, b.fastest_probe);
+  phase_ = Phase::starting;
+  out.push_back(Spawn{ChildId::nats});
+}
+
+void Supervisor::on_child_started(const ChildStarted& c, Actions& out) {
+  running_[static_cast<int>(c.child)] = true;
+  term_sent(c.child) = false;
+  if (c.child == ChildId::host) {
+    host_started_ = true;
+    return;
+  }
+  leaf_seen_.reset();
+  if (phase_ == Phase::stopping) return stop_next(out);  // raced with a stop: stop it too
+  // The log lines are the fast path; this poll is the fallback.
+  out.push_back(Schedule{TimerKind::check, Millis(200)});
+}
+
+void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
+  const int i = static_cast<int>(c.child);
+  const bool was_running = running_[i];
+  running_[i] = false;
+  if (c.child == ChildId::host) {
+    out.push_back(CancelTimer{TimerKind::stop_host});
+    if (!c.error.empty()) out.push_back(Log{Log::error, c.error});
+    out.push_back(Log{Log::info, "host exited with code " + std::to_string(c.code)});
+    if (!exit_code_set_) exit_code_ = c.code, exit_code_set_ = true;  // the host's outcome is ours
+    return stop(out);
+  }
+  // nats-server
+  out.push_back(CancelTimer{TimerKind::stop_nats});
+  if (phase_ == Phase::stopping) return stop_next(out);
+  if (!was_running && c.error.empty()) return;
+  if (ready_) set_ready(false, "nats-server exited with code " + std::to_string(c.code), out);
+  out.push_back(CancelTimer{TimerKind::check});
+  out.push_back(CancelTimer{TimerKind::stable});
+  check_in_flight_ = false;
+  if (!c.error.empty()) return fail(6, c.error, out);
+  if (!ever_ready_) {
+    return fail(6, "nats-server exited with code " + std::to_string(c.code) + " before ready" +
+                       (last_nats_line_.empty() ? "" : ": " + last_nats_line_),
+                out);
+  }
+  phase_ = Phase::degraded;
+  ++restarts_;
+  const Millis delay = restart_requested_ ? Millis(0) : restart_delay(restarts_since_stable_, p_.restart_backoff_max);
+  restart_requested_ = false;
+  ++restarts_since_stable_;
+  out.push_back(Log{Log::error, "nats-server exited with code " + std::to_string(c.code) + "; restarting" +
+                                    (delay.count() ? " in " + seconds_text(delay) : " now")});
+  out.push_back(Schedule{TimerKind::restart_nats, delay});
+}
+
+void Supervisor::on_line(const NatsLine& l, Actions& out) {
+  if (l.level >= NatsLevel::warn || l.kind != NatsLineKind::other) last_nats_line_ = l.message;
+  switch (l.kind) {
+    case NatsLineKind::creds_malformed:
+      return fail(4, "nats-server could not use the credentials file the agent wrote (" + l.message +
+                         "); check that the state_dir is not shared with another writer",
+                  out);
+    case NatsLineKind::auth_refused:
+    case NatsLineKind::auth_expired: {
+      const std::string why = l.kind == NatsLineKind::auth_expired ? "Authentication Expired" : "Authorization Violation";
+      const std::string msg = "the upstream refused the leaf credentials (" + why + ")" +
+                              (identity_.empty() ? "" : " for " + identity_) +
+                              ": check that the hub trusts this account and the user is not revoked or expired";
+      if (msg != auth_error_) out.push_back(Log{Log::error, msg});
+      auth_error_ = msg;
+      leaf_seen_.reset();  // whatever /leafz lists now is being refused
+      return want_check(out);
+    }
+    case NatsLineKind::leaf_error:
+      leaf_seen_.reset();
+      return want_check(out);
+    case NatsLineKind::leaf_connected:
+    case NatsLineKind::leaf_closed:
+    case NatsLineKind::server_ready:
+      // The line comes a moment before /leafz shows the change: look now, then a few more
+      // times quickly rather than wait for the slow poll.
+      fast_checks_left_ = p_.fast_checks;
+      return want_check(out);
+    case NatsLineKind::other: return;
+  }
+}
+
+void Supervisor::want_check(Actions& out) {
+  if (phase_ == Phase::stopping || phase_ == Phase::bootstrapping || !running(ChildId::nats)) return;
+  if (check_in_flight_) {
+    check_wanted_ = true;
+    return;
+  }
+  check_in_flight_ = true;
+  check_wanted_ = false;
+  out.push_back(CancelTimer{TimerKind::check});
+  out.push_back(RunCheck{});
+}
+
+void Supervisor::on_check(const CheckResult& r, Actions& out) {
+  check_in_flight_ = false;
+  if (phase_ == Phase::stopping || !running(ChildId::nats)) return;  // a result about a server that is gone
+  last_check_ = r;
+  std::optional<Millis> settle_left;
+  bool leaf_ok = p_.dev;
+  if (!p_.dev) {
+    if (!r.leaf_listed) {
+      leaf_seen_.reset();
+    } else {
+      if (!leaf_seen_) leaf_seen_ = now_;
+      const auto age = std::chrono::duration_cast<Millis>(now_ - *leaf_seen_);
+      // Listed before the hub has judged the credentials: it counts once the hub has shown
+      // acceptance, or once it has stayed up with no refusal for longer than the hub's verdict
+      // takes (about one preflight round trip).
+      leaf_ok = r.leaf_accepted || age >= settle_;
+      if (!leaf_ok) {
+        settle_left = settle_ - age;
+        last_check_.failure = "leaf connection to " + r.upstream + " settling";
+      }
+      if (r.leaf_accepted) auth_error_.clear();
+    }
+    if (leaf_ok) upstream_ = r.upstream;
+  }
+  const bool now_ready = r.server_ok && r.healthz_ok && leaf_ok && r.client_ok;
+  if (now_ready && !ready_) {
+    set_ready(true, p_.dev ? "dev nats-server up" : "leaf connected to " + r.upstream, out);
+  } else if (!now_ready && ready_) {
+    set_ready(false, r.failure.empty() ? "readiness check failed" : r.failure, out);
+  }
+  if (check_wanted_) {
+    check_wanted_ = false;
+    return want_check(out);
+  }
+  next_check(out, settle_left);
+}
+
+void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
+  Millis delay = p_.check_interval_waiting;
+  if (ready_) {
+    delay = p_.check_interval_ready;
+  } else if (settle_left) {
+    delay = *settle_left;
+  } else if (fast_checks_left_ > 0) {
+    --fast_checks_left_;
+    delay = p_.fast_check;
+  }
+  out.push_back(Schedule{TimerKind::check, delay});
+}
+
+void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
+  ready_ = ready;
+  out.push_back(SetReady{ready, why});
+  if (ready) {
+    phase_ = Phase::ready;
+    const bool first = !ever_ready_;
+    ever_ready_ = true;
+    if (first) {
+      ready_after_ = std::chrono::duration_cast<Millis>(now_ - started_at_);
+      out.push_back(CancelTimer{TimerKind::ready_deadline});
+    }
+    out.push_back(Schedule{TimerKind::stable, p_.stable_after});
+    out.push_back(CancelTimer{TimerKind::leaf_down});
+    leaf_down_since_.reset();
+    if (p_.has_host && !host_started_) {
+      host_started_ = true;
+      out.push_back(Spawn{ChildId::host});
+    }
+  } else {
+    if (phase_ != Phase::stopping) phase_ = ever_ready_ ? Phase::degraded : Phase::starting;
+    out.push_back(CancelTimer{TimerKind::stable});
+    if (p_.leaf_down_restart.count() > 0 && phase_ == Phase::degraded && !leaf_down_since_) {
+      leaf_down_since_ = now_;
+      out.push_back(Schedule{TimerKind::leaf_down, p_.leaf_down_restart});
+    }
+  }
+}
+
+void Supervisor::on_timer(TimerKind k, Actions& out) {
+  switch (k) {
+    case TimerKind::ready_deadline: {
+      if (ever_ready_ || phase_ == Phase::stopping) return;
+      const std::string within = "not ready within agent.ready_timeout (" + seconds_text(p_.ready_timeout) + ")";
+      if (!bootstrapped_) {
+        if (progress_.code != 0) return fail(progress_.code, progress_.error, out);
+        return fail(7, within + ": still fetching credentials or checking the upstream", out);
+      }
+      if (!auth_error_.empty()) return fail(4, auth_error_, out);
+      const std::string why = last_check_.failure.empty() ? "no readiness check has passed yet" : last_check_.failure;
+      return fail(7, within + ": " + why, out);
+    }
+    case TimerKind::check:
+      return want_check(out);
+    case TimerKind::restart_nats:
+      if (phase_ != Phase::stopping) out.push_back(Spawn{ChildId::nats});
+      return;
+    case TimerKind::stop_host:
+    case TimerKind::stop_nats: {
+      const ChildId c = k == TimerKind::stop_host ? ChildId::host : ChildId::nats;
+      if (!running(c)) return;
+      out.push_back(Log{Log::warn, std::string(child_name(c)) + " did not stop within " + seconds_text(p_.stop_timeout) +
+                                       "; killing it"});
+      out.push_back(SendSignal{c, SIGKILL});
+      return;
+    }
+    case TimerKind::stable:
+      restarts_since_stable_ = 0;
+      return;
+    case TimerKind::leaf_down:
+      if (ready_ || phase_ == Phase::stopping || !running(ChildId::nats)) return;
+      out.push_back(Log{Log::warn, "the leaf has been down for " + seconds_text(p_.leaf_down_restart) +
+                                       " (agent.leaf_down_restart); restarting nats-server"});
+      leaf_down_since_.reset();
+      restart_requested_ = true;
+      out.push_back(SendSignal{ChildId::nats, SIGTERM});
+      return;
+  }
+}
+
+void Supervisor::on_signal(int sig, Actions& out) {
+  if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+    if (phase_ != Phase::stopping) {
+      out.push_back(Log{Log::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGQUIT") +
+                                       ", shutting down (host first, then nats-server)"});
+    }
+    return stop(out);
+  }
+  if (sig == SIGUSR1 || sig == SIGUSR2) {
+    if (running(ChildId::host)) out.push_back(SendSignal{ChildId::host, sig});  // the host's to handle
+    return;
+  }
+  if (sig == SIGHUP) out.push_back(Log{Log::info, "SIGHUP: credentials are re-read at the next leaf reconnect"});
+}
+
+void Supervisor::fail(int code, const std::string& error, Actions& out) {
+  if (phase_ == Phase::stopping) return;  // the first failure is the one reported
+  exit_code_ = code;
+  exit_code_set_ = true;
+  exit_error_ = error;
+  out.push_back(Log{Log::error, error});
+  stop(out);
+}
+
+void Supervisor::stop(Actions& out) {
+  if (phase_ != Phase::stopping) {
+    if (ready_) set_ready(false, "stopping", out);
+    phase_ = Phase::stopping;
+    for (auto k : {TimerKind::check, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
+                   TimerKind::leaf_down}) {
+      out.push_back(CancelTimer{k});
+    }
+    if (!bootstrapped_) out.push_back(CancelBootstrap{});
+  }
+  stop_next(out);
+}
+
+void Supervisor::stop_next(Actions& out) {
+  for (ChildId c : kStopOrder) {
+    if (!running(c)) continue;
+    if (!term_sent(c)) {
+      term_sent(c) = true;
+      out.push_back(SendSignal{c, SIGTERM});
+      out.push_back(Schedule{c == ChildId::host ? TimerKind::stop_host : TimerKind::stop_nats, p_.stop_timeout});
+    }
+    return;  // one at a time: the next goes when this one has exited
+  }
+  phase_ = Phase::exited;
+  if (!exit_code_set_) exit_code_ = 0;
+  out.push_back(Exit{exit_code_, exit_error_});
+}
+
+}  // namespace leaf::supervise

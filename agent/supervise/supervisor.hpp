@@ -1,0 +1,193 @@
+// The agent's decisions, and nothing else: a pure state machine. Each event (a child exited, a
+// classified nats-server log line, a readiness check's result, a timer, a signal, the bootstrap
+// finishing) goes in with the time it happened; a list of actions comes out (spawn, signal,
+// schedule, set ready, exit). The runner carries the actions out; tests drive it with a fake
+// clock and assert every rule without a process or a socket.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "agent/supervise/nats_log.hpp"
+
+namespace leaf::supervise {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+// The supervised children, in stop order: the host stops first, then the leaf it talks through.
+enum class ChildId { host = 0, nats = 1 };
+constexpr int kChildren = 2;
+const char* child_name(ChildId id);
+
+enum class TimerKind {
+  ready_deadline,  // agent.ready_timeout since start
+  check,           // next readiness check
+  restart_nats,    // restart backoff elapsed
+  stop_host,       // the host's stop timeout: SIGKILL
+  stop_nats,       // nats-server's stop timeout: SIGKILL
+  stable,          // ready long enough: the restart backoff starts over
+  leaf_down,       // the leaf has been disconnected for agent.leaf_down_restart
+};
+
+struct Policy {
+  Millis ready_timeout{60000};
+  Millis stop_timeout{10000};            // per child
+  Millis restart_backoff_max{30000};     // restarts wait 0, 1 s, 2 s, 4 s ... up to this
+  Millis stable_after{60000};            // ready this long without a crash: backoff starts over
+  Millis check_interval_ready{5000};     // while ready
+  Millis check_interval_waiting{500};    // while not ready, with no hint that anything changed
+  Millis fast_check{10};                 // right after a log line says the leaf changed
+  int fast_checks = 20;
+  Millis settle_min{50};                 // a listed leaf without an acceptance signal counts after this
+  Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
+  bool dev = false;                      // no upstream: the leaf check is always ok
+  bool has_host = false;                 // run -- CMD
+  bool init_only = false;                // `init`: exit 0 once the bootstrap has written the files
+};
+
+// ---- events ----
+struct Started {};  // the bootstrap runs (fetch, validate, preflight, write) off the loop thread
+struct BootstrapDone {
+  bool ok = true;
+  int code = 0;             // the Exit code when !ok
+  std::string error;        // one line when !ok
+  Millis fastest_probe{0};  // the fastest preflight round trip: a hub's verdict takes about one
+  std::string identity;     // "user U... of account A...", for refusal messages
+};
+struct BootstrapProgress {  // the bootstrap's latest failure (a preflight round failed...): what a timeout reports
+  int code = 0;
+  std::string error;
+};
+struct ChildStarted {
+  ChildId child;
+};
+struct ChildExited {
+  ChildId child;
+  int code = 0;           // exit code, 128+N for a signal, 127/126 when it could not be executed
+  std::string error;      // set when it could not be started at all
+};
+struct LogLine {
+  NatsLine line;
+};
+struct CheckResult {
+  bool server_ok = false, healthz_ok = false, leaf_listed = false, client_ok = false;
+  bool leaf_accepted = false;  // an acceptance signal from the hub (RTT, or its subscriptions)
+  std::string upstream;        // "ip:port" of the hub end when listed
+  std::string failure;         // the first failing check, one line
+};
+struct TimerFired {
+  TimerKind kind;
+};
+struct SignalReceived {
+  int sig = 0;
+};
+struct Fatal {  // an exception escaped a handler: stop children in order, exit 70
+  std::string error;
+};
+using Event = std::variant<Started, BootstrapDone, BootstrapProgress, ChildStarted, ChildExited, LogLine, CheckResult,
+                           TimerFired, SignalReceived, Fatal>;
+
+// ---- actions ----
+struct RunBootstrap {};
+struct CancelBootstrap {};
+struct Spawn {
+  ChildId child;
+};
+struct SendSignal {
+  ChildId child;
+  int sig = 0;
+};
+struct Schedule {
+  TimerKind kind;
+  Millis delay{0};  // replaces a pending timer of the same kind
+};
+struct CancelTimer {
+  TimerKind kind;
+};
+struct RunCheck {};
+struct SetReady {
+  bool ready = false;
+  std::string why;  // for the log: what became true or false
+};
+struct Log {
+  enum Level { info, warn, error } level = info;
+  std::string message;
+};
+struct Exit {
+  int code = 0;
+  std::string error;  // printed as the agent's last line when set
+};
+using Action = std::variant<RunBootstrap, CancelBootstrap, Spawn, SendSignal, Schedule, CancelTimer, RunCheck, SetReady,
+                            Log, Exit>;
+using Actions = std::vector<Action>;
+
+enum class Phase { bootstrapping, starting, ready, degraded, stopping, exited };
+const char* phase_name(Phase p);
+
+// The restart backoff: 0 for the first restart (P5: back fast after one crash), then 1 s doubling
+// up to `max`. `restarts_since_stable` counts restarts since the last stable period.
+Millis restart_delay(int restarts_since_stable, Millis max);
+
+class Supervisor {
+ public:
+  explicit Supervisor(Policy p) : p_(std::move(p)) {}
+
+  Actions on(const Event& e, TimePoint now);
+
+  // For /status and /metrics.
+  Phase phase() const { return phase_; }
+  bool ready() const { return ready_; }
+  bool ever_ready() const { return ever_ready_; }
+  bool running(ChildId c) const { return running_[static_cast<int>(c)]; }
+  int nats_restarts() const { return restarts_; }
+  const std::string& upstream_in_use() const { return upstream_; }
+  const std::string& auth_error() const { return auth_error_; }
+  const CheckResult& last_check() const { return last_check_; }
+  std::optional<Millis> ready_after() const { return ready_after_; }
+  int exit_code() const { return exit_code_; }
+
+ private:
+  void on_started(Actions& out);
+  void on_bootstrap(const BootstrapDone& e, Actions& out);
+  void on_child_started(const ChildStarted& e, Actions& out);
+  void on_child_exited(const ChildExited& e, Actions& out);
+  void on_line(const NatsLine& l, Actions& out);
+  void on_check(const CheckResult& r, Actions& out);
+  void on_timer(TimerKind k, Actions& out);
+  void on_signal(int sig, Actions& out);
+  void want_check(Actions& out);     // run a check now, or right after the one in flight
+  void next_check(Actions& out, std::optional<Millis> settle_left);
+  void set_ready(bool ready, const std::string& why, Actions& out);
+  void fail(int code, const std::string& error, Actions& out);
+  void stop(Actions& out);           // begin (or continue) the ordered stop
+  void stop_next(Actions& out);      // signal the first running child in stop order
+  bool& term_sent(ChildId c) { return term_sent_[static_cast<int>(c)]; }
+
+  Policy p_;
+  TimePoint now_{}, started_at_{};
+  Phase phase_ = Phase::bootstrapping;
+  bool bootstrapped_ = false, ready_ = false, ever_ready_ = false, host_started_ = false;
+  bool running_[kChildren] = {false, false};
+  bool term_sent_[kChildren] = {false, false};
+  bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
+  int fast_checks_left_ = 0;
+  int restarts_ = 0, restarts_since_stable_ = 0;
+  int exit_code_ = 0;
+  bool exit_code_set_ = false;
+  std::string exit_error_;
+  std::optional<TimePoint> leaf_seen_;  // when the current listed leaf connection was first seen
+  std::optional<TimePoint> leaf_down_since_;
+  Millis settle_{50};
+  std::optional<Millis> ready_after_;
+  std::string upstream_, auth_error_, last_nats_line_;
+  BootstrapProgress progress_;
+  std::string identity_;
+  CheckResult last_check_;
+};
+
+}  // namespace leaf::supervise

@@ -1,0 +1,53 @@
+// Blocking work off the loop thread: file reads, the credentials fetch, preflight, `nats-server
+// -t`, readiness checks. One thread runs jobs in order; each job returns a completion that runs
+// back on the loop thread (woken through an eventfd), so the loop never blocks and a signal is
+// always handled at once. Jobs bound their own time and poll `cancelled()`.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "agent/supervise/event_loop.hpp"
+
+namespace leaf {
+
+class Worker {
+ public:
+  using Completion = std::function<void()>;
+  using Job = std::function<Completion()>;
+
+  // Start after the EventLoop: the thread inherits its blocked signal mask.
+  explicit Worker(EventLoop& loop);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void post(Job job);
+  bool busy() const { return busy_.load(); }
+  // Asks the running job to give up (jobs poll it); later jobs still run.
+  void cancel() { cancelled_ = true; }
+  const std::atomic<bool>& cancelled() const { return cancelled_; }
+  // Waits up to `grace` for the queue to drain; true when idle. After false, the process must
+  // leave with std::_Exit (the thread cannot be joined).
+  bool wait_idle(std::chrono::milliseconds grace);
+
+ private:
+  void run();
+  void deliver();
+
+  EventLoop& loop_;
+  int event_fd_ = -1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  std::deque<Completion> done_;
+  std::atomic<bool> busy_{false}, cancelled_{false};
+  bool quit_ = false;
+  std::thread thread_;
+};
+
+}  // namespace leaf

@@ -1,0 +1,236 @@
+// The agent as PID 1 of a pod would be used and abused: SIGTERM in every slow phase, a second
+// agent on the same state_dir, the agent killed with SIGKILL, a host that leaves children
+// behind, a ready file that cannot be written, hostile bytes in the config.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/core/creds.hpp"
+
+#include "agent_support.hpp"
+
+using namespace harness;
+
+namespace {
+// A TCP port that accepts connections (the kernel's backlog) and never says a word: the worst
+// hub or credentials endpoint there is.
+struct SilentPort {
+  int fd = -1;
+  int port = 0;
+  SilentPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (;;) {
+      port = free_port();
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) break;
+    }
+    ::listen(fd, 64);
+  }
+  ~SilentPort() { ::close(fd); }
+  std::string url(const std::string& scheme = "tls") const { return scheme + "://127.0.0.1:" + std::to_string(port); }
+};
+
+bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+// Pids whose command line contains `needle` (to find children of a killed agent).
+std::vector<pid_t> pids_with(const std::string& needle) {
+  std::vector<pid_t> out;
+  const auto r = run({"pgrep", "-f", needle});
+  std::istringstream in(r.out);
+  pid_t p;
+  while (in >> p) out.push_back(p);
+  return out;
+}
+
+// Sends SIGTERM once the agent has been in its slow phase for a moment; returns the exit code,
+// or -1 when it did not exit within `limit` (generous: the rule is one second).
+int term_after(Process& p, std::chrono::milliseconds settle, std::chrono::milliseconds limit = 3s) {
+  std::this_thread::sleep_for(settle);
+  REQUIRE_MESSAGE(p.running(), p.err());
+  p.signal(SIGTERM);
+  const auto code = p.wait(limit);
+  return code ? *code : -1;
+}
+}  // namespace
+
+TEST_CASE("pid1: SIGTERM ends the agent promptly in every slow phase") {
+  Hub hub;
+  SUBCASE("credentials file is a FIFO nobody writes") {
+    AgentSetup a(hub);
+    const std::string fifo = a.dir / "creds.fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    a.toml["credentials"]["file"] = AgentSetup::quote(fifo);
+    auto p = a.start();
+    CHECK(term_after(*p, 700ms) >= 0);
+  }
+  SUBCASE("agent.nats_server whose -t never returns") {
+    AgentSetup a(hub);
+    const std::string fake = a.dir / "hang-server";
+    write_file(fake, "#!/bin/sh\nexec sleep 1000\n", 0755);
+    a.toml["agent"]["nats_server"] = AgentSetup::quote(fake);
+    auto p = a.start();
+    CHECK(term_after(*p, 1500ms) >= 0);
+    CHECK(pids_with(a.dir.path() + "/hang-server").empty());  // its -t child went with it
+  }
+  SUBCASE("three hubs that accept TCP and never speak") {
+    AgentSetup a(hub);
+    SilentPort s1, s2, s3;
+    a.toml["upstream"]["urls"] = "[\"" + s1.url() + "\", \"" + s2.url() + "\", \"" + s3.url() + "\"]";
+    auto p = a.start();
+    CHECK(term_after(*p, 1000ms) == 0);
+  }
+  SUBCASE("a credentials endpoint that accepts and never answers") {
+    AgentSetup a(hub);
+    SilentPort s;
+    a.toml["credentials"]["source"] = "\"http\"";
+    a.toml["credentials"]["url"] = AgentSetup::quote("https://127.0.0.1:" + std::to_string(s.port) + "/creds");
+    a.toml["credentials"].erase("file");
+    auto p = a.start();
+    CHECK(term_after(*p, 1000ms) >= 0);
+  }
+}
+
+TEST_CASE("pid1: ready_timeout bounds the whole start, preflight rounds included") {
+  Hub hub;
+  AgentSetup a(hub);
+  SilentPort s1, s2, s3;
+  a.toml["upstream"]["urls"] = "[\"" + s1.url() + "\", \"" + s2.url() + "\", \"" + s3.url() + "\"]";
+  a.toml["agent"]["ready_timeout"] = "\"2s\"";
+  const auto t0 = Clock::now();
+  auto p = a.start();
+  const auto code = p->wait(20s);
+  const auto took = Clock::now() - t0;
+  REQUIRE(code);
+  CHECK(*code == 5);
+  CHECK(p->err().find("NATS: no INFO") != std::string::npos);
+  CHECK(took < 6s);  // 2 s and a little, never the 15 s of sequential 5 s probes
+  CHECK(file_mode(a.state("upstream.creds")) == -1);
+}
+
+TEST_CASE("pid1: one agent per state_dir: the second changes nothing and names the first") {
+  Hub hub;
+  AgentSetup a(hub);
+  auto first = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), first->err());
+  const std::string conf_before = read_file(a.state("nats.conf"));
+  AgentSetup b(hub);
+  b.toml["agent"]["state_dir"] = a.toml["agent"]["state_dir"];
+  const Result r = agent({"run", "-c", b.write_config()});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("is in use by leaf-agent pid " + std::to_string(first->pid())) != std::string::npos);
+  CHECK(file_mode(a.state("ready")) != -1);  // the first one's ready file is still there
+  CHECK(read_file(a.state("nats.conf")) == conf_before);
+  CHECK(a.ready());
+  CHECK(agent({"health", "-c", a.config_path()}).code == 0);
+  CHECK(first->stop() == 0);
+}
+
+TEST_CASE("pid1: kill -9 of the agent takes nats-server and the host with it") {
+  Hub hub;
+  AgentSetup a(hub);
+  const std::string marker = a.dir / "host-marker";
+  auto p = a.start({"sh", "-c", "touch '" + marker + "'; exec sleep 1000"});
+  REQUIRE_MESSAGE(wait_until([&] { return file_mode(marker) != -1; }, 30s), p->err());
+  const auto st = a.status();
+  const pid_t nats = st["nats_server"]["pid"].get<pid_t>();
+  const pid_t host = st["host"]["pid"].get<pid_t>();
+  REQUIRE(alive(nats));
+  REQUIRE(alive(host));
+  p->signal(SIGKILL);
+  p->wait(5s);
+  CHECK(wait_until([&] { return !alive(nats) && !alive(host); }, 5s));
+}
+
+TEST_CASE("pid1: at stop the host's own children go too, exit codes as a shell gives them") {
+  Hub hub;
+  SUBCASE("grandchildren are stopped with the host's process group") {
+    AgentSetup a(hub);
+    const std::string pidfile = a.dir / "grandchild.pid";
+    auto p = a.start({"sh", "-c", "sleep 1000 & echo $! > '" + pidfile + "'; wait"});
+    REQUIRE_MESSAGE(wait_until([&] { return read_file(pidfile).size() > 1; }, 30s), p->err());
+    const pid_t grandchild = std::stoi(read_file(pidfile));
+    REQUIRE(alive(grandchild));
+    p->stop(20s);
+    CHECK(wait_until([&] { return !alive(grandchild); }, 5s));
+  }
+  SUBCASE("a missing host command is 127, a non-executable one 126") {
+    AgentSetup a(hub);
+    auto p = a.start({"/nonexistent/host"});
+    const auto code = p->wait(30s);
+    REQUIRE(code);
+    CHECK(*code == 127);
+    CHECK(p->err().find("cannot start host `/nonexistent/host`") != std::string::npos);
+    AgentSetup b(hub);
+    const std::string plain = b.dir / "not-executable";
+    write_file(plain, "echo hi\n", 0644);
+    auto q = b.start({plain});
+    const auto code2 = q->wait(30s);
+    REQUIRE(code2);
+    CHECK(*code2 == 126);
+  }
+  SUBCASE("a host killed by a signal is 128+N") {
+    AgentSetup a(hub);
+    auto p = a.start({"sh", "-c", "kill -USR1 $$"});
+    const auto code = p->wait(30s);
+    REQUIRE(code);
+    CHECK(*code == 128 + SIGUSR1);
+  }
+}
+
+TEST_CASE("pid1: a ready file that cannot be written does not take a healthy leaf down") {
+  Hub hub;
+  AgentSetup a(hub);
+  // A directory where the ready file goes: every write of it fails, as on a full disk.
+  REQUIRE(::mkdir((a.dir / "state").c_str(), 0700) == 0);
+  REQUIRE(::mkdir(a.state("ready").c_str(), 0700) == 0);
+  const std::string marker = a.dir / "host-started";
+  auto p = a.start({"sh", "-c", "touch '" + marker + "'; exec sleep 1000"});
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  CHECK(wait_until([&] { return file_mode(marker) != -1; }, 10s));  // the host was started
+  CHECK(p->err().find("cannot write the ready file") != std::string::npos);
+  std::this_thread::sleep_for(300ms);
+  CHECK(p->running());
+  CHECK(a.ready());
+  CHECK(p->stop(20s) == 143);  // sleep's own death by SIGTERM, passed through
+}
+
+TEST_CASE("pid1: probes answer valid JSON whatever bytes the config holds") {
+  Hub hub;
+  AgentSetup a(hub);
+  // TOML refuses invalid UTF-8; the environment does not.
+  auto p = a.start({}, {{"LEAF_AGENT_AGENT_STATE_DIR", a.dir / "state-\xff\xfe"}});
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  const auto r = http_get(a.health_url("/status"));
+  CHECK(r.status == 200);
+  CHECK(nlohmann::json::parse(r.body, nullptr, false).is_object());
+  CHECK(r.body.find("\xff") == std::string::npos);
+  CHECK(p->running());
+  CHECK(p->stop() == 0);
+}
+
+TEST_CASE("pid1: env credentials leave the agent's own environment at once") {
+  Hub hub;
+  AgentSetup a(hub);
+  const std::string creds = read_file(hub.file("hub/leaf.creds"));
+  a.toml["credentials"]["source"] = "\"env\"";
+  a.toml["credentials"]["creds_env"] = "\"LEAF_TEST_CREDS\"";
+  a.toml["credentials"].erase("file");
+  auto p = a.start({}, {{"LEAF_TEST_CREDS", creds}});
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  const std::string environ_text = read_file("/proc/" + std::to_string(p->pid()) + "/environ");
+  const auto parsed = leaf::creds::parse(creds);
+  const std::string seed(parsed.seed.begin(), parsed.seed.end());
+  CHECK(environ_text.find(seed) == std::string::npos);  // zeroed in place, then unset
+  CHECK(environ_text.find(parsed.jwt) == std::string::npos);
+  CHECK(p->stop() == 0);
+}

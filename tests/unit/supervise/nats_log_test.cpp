@@ -1,0 +1,36 @@
+#include <doctest/doctest.h>
+
+#include "agent/supervise/nats_log.hpp"
+
+using namespace leaf::supervise;
+
+TEST_CASE("nats_log: levels and kinds of nats-server 2.9 lines") {
+  const auto l = classify_nats_line("[42] 2026/11/22 16:25:43.117540 [INF] 127.0.0.1:7422 - lid:5 - Leafnode connection created for account: $G");
+  CHECK(l.level == NatsLevel::info);
+  CHECK(l.kind == NatsLineKind::leaf_connected);
+  CHECK(l.message == "127.0.0.1:7422 - lid:5 - Leafnode connection created for account: $G");
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Credentials file malformed").kind == NatsLineKind::creds_malformed);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Credentials file has malformed seed").kind == NatsLineKind::creds_malformed);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Leafnode Error 'User Authentication Expired'").kind == NatsLineKind::auth_expired);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Leafnode Error 'Authorization Violation'").kind == NatsLineKind::auth_refused);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Leafnode Error 'Stale Connection'").kind == NatsLineKind::leaf_error);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] x - Leafnode connection closed: Client Closed").kind == NatsLineKind::leaf_closed);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] Server is ready").kind == NatsLineKind::server_ready);
+  const auto ftl = classify_nats_line("[1] 2026/11/22 16:25:43.117540 [FTL] Error listening on port");
+  CHECK(ftl.level == NatsLevel::fatal);
+  CHECK(ftl.kind == NatsLineKind::other);
+  const auto bare = classify_nats_line("panic: something");
+  CHECK(bare.level == NatsLevel::info);
+  CHECK(bare.message == "panic: something");
+  // A level tag deep inside a message is part of the message, not a level.
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] a message that quotes [ERR] later").level == NatsLevel::info);
+}
+
+TEST_CASE("nats_log: one_line replaces control bytes and invalid UTF-8, keeps valid UTF-8") {
+  CHECK(one_line("a\nb\rc\x1b[31md\x7f") == "a?b?c?[31md?");
+  CHECK(one_line("tab\there") == "tab here");
+  CHECK(one_line("bad \xff\xfe byte") == "bad ?? byte");
+  CHECK(one_line("truncated \xe2\x82") == "truncated ??");
+  CHECK(one_line("overlong \xc0\xaf") == "overlong ??");
+  CHECK(one_line("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}

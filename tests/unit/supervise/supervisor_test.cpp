@@ -1,0 +1,404 @@
+// The supervisor's rules, driven with a fake clock: no process, no socket, no sleep.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+
+#include "agent/supervise/supervisor.hpp"
+
+using namespace leaf::supervise;
+using namespace std::chrono_literals;
+
+namespace {
+// Carries out actions the way the runner does, with timers on a fake clock.
+struct World {
+  explicit World(Policy p = {}) : sup(p) {}
+  Supervisor sup;
+  TimePoint now{};
+  std::map<TimerKind, TimePoint> timers;
+  std::vector<ChildId> spawned;
+  std::vector<std::pair<ChildId, int>> signals;
+  int checks = 0, bootstraps = 0, cancels = 0;
+  std::vector<bool> ready_changes;
+  std::optional<Exit> exit;
+  std::vector<std::string> logs;
+
+  void feed(const Event& e) {
+    for (const auto& a : sup.on(e, now)) apply(a);
+  }
+  void apply(const Action& a) {
+    if (auto* s = std::get_if<Schedule>(&a)) timers[s->kind] = now + s->delay;
+    if (auto* c = std::get_if<CancelTimer>(&a)) timers.erase(c->kind);
+    if (auto* s = std::get_if<Spawn>(&a)) spawned.push_back(s->child);
+    if (auto* s = std::get_if<SendSignal>(&a)) signals.emplace_back(s->child, s->sig);
+    if (std::get_if<RunCheck>(&a)) ++checks;
+    if (std::get_if<RunBootstrap>(&a)) ++bootstraps;
+    if (std::get_if<CancelBootstrap>(&a)) ++cancels;
+    if (auto* r = std::get_if<SetReady>(&a)) ready_changes.push_back(r->ready);
+    if (auto* e = std::get_if<Exit>(&a)) exit = *e;
+    if (auto* l = std::get_if<Log>(&a)) logs.push_back(l->message);
+  }
+  // Moves the clock forward, firing due timers in time order.
+  void advance(Millis d) {
+    const TimePoint end = now + d;
+    for (;;) {
+      auto next = timers.end();
+      for (auto it = timers.begin(); it != timers.end(); ++it) {
+        if (it->second <= end && (next == timers.end() || it->second < next->second)) next = it;
+      }
+      if (next == timers.end()) break;
+      now = next->second;
+      const TimerKind k = next->first;
+      timers.erase(next);
+      feed(TimerFired{k});
+    }
+    now = end;
+  }
+  bool pending(TimerKind k) const { return timers.count(k) > 0; }
+  Millis due_in(TimerKind k) const { return std::chrono::duration_cast<Millis>(timers.at(k) - now); }
+
+  CheckResult good() const {
+    CheckResult r;
+    r.server_ok = r.healthz_ok = r.leaf_listed = r.client_ok = r.leaf_accepted = true;
+    r.upstream = "127.0.0.1:7422";
+    return r;
+  }
+  CheckResult leaf_down() const {
+    CheckResult r = good();
+    r.leaf_listed = r.leaf_accepted = r.client_ok = false;
+    r.failure = "no leaf connection to the upstream yet";
+    return r;
+  }
+  // Started -> bootstrap ok -> nats-server up -> a passing check.
+  void to_ready() {
+    feed(Started{});
+    feed(BootstrapDone{true, 0, "", 5ms, "user U of account A"});
+    feed(ChildStarted{ChildId::nats});
+    feed(good());
+  }
+  void crash_nats(int code = 137) { feed(ChildExited{ChildId::nats, code, ""}); }
+  int spawns_of(ChildId c) const { return static_cast<int>(std::count(spawned.begin(), spawned.end(), c)); }
+};
+
+Policy with_host() {
+  Policy p;
+  p.has_host = true;
+  return p;
+}
+}  // namespace
+
+TEST_CASE("supervisor: restart_delay is 0 first, then 1 s doubling, capped") {
+  CHECK(restart_delay(0, 30s) == 0ms);
+  CHECK(restart_delay(1, 30s) == 1s);
+  CHECK(restart_delay(2, 30s) == 2s);
+  CHECK(restart_delay(3, 30s) == 4s);
+  CHECK(restart_delay(5, 30s) == 16s);
+  CHECK(restart_delay(6, 30s) == 30s);
+  CHECK(restart_delay(60, 30s) == 30s);
+}
+
+TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only after a passing check") {
+  World w;
+  w.feed(Started{});
+  CHECK(w.bootstraps == 1);
+  CHECK(w.pending(TimerKind::ready_deadline));
+  CHECK(w.spawned.empty());
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  REQUIRE(w.spawned == std::vector<ChildId>{ChildId::nats});
+  w.feed(ChildStarted{ChildId::nats});
+  CHECK(w.sup.phase() == Phase::starting);
+  CHECK(w.pending(TimerKind::check));
+  w.advance(200ms);
+  CHECK(w.checks == 1);
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+  CHECK(w.ready_changes == std::vector<bool>{true});
+  CHECK_FALSE(w.pending(TimerKind::ready_deadline));  // cancelled once ready
+  CHECK(w.due_in(TimerKind::check) == 5s);            // while ready, a check every 5 s
+}
+
+TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only after the settle time") {
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 120ms, ""});  // the hub answered preflight in 120 ms
+  w.feed(ChildStarted{ChildId::nats});
+  CheckResult listed = w.good();
+  listed.leaf_accepted = false;
+  w.feed(listed);
+  CHECK_FALSE(w.sup.ready());
+  CHECK(w.due_in(TimerKind::check) == 120ms);  // look again when it has settled
+  w.advance(60ms);
+  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
+  w.advance(60ms);
+  w.feed(listed);  // the refusal started the settle time over
+  CHECK_FALSE(w.sup.ready());
+  w.advance(130ms);
+  w.feed(listed);
+  CHECK(w.sup.ready());
+
+  World fast;
+  fast.feed(Started{});
+  fast.feed(BootstrapDone{true, 0, "", 120ms, ""});
+  fast.feed(ChildStarted{ChildId::nats});
+  fast.feed(fast.good());  // accepted: no settle wait
+  CHECK(fast.sup.ready());
+}
+
+TEST_CASE("supervisor: the host starts once, when first ready, readiness drops and comes back") {
+  World w(with_host());
+  w.to_ready();
+  CHECK(w.spawns_of(ChildId::host) == 1);
+  w.feed(ChildStarted{ChildId::host});
+  w.advance(5s);
+  w.feed(w.leaf_down());
+  CHECK_FALSE(w.sup.ready());
+  CHECK(w.sup.phase() == Phase::degraded);
+  w.advance(500ms);
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+  CHECK(w.ready_changes == std::vector<bool>{true, false, true});
+  CHECK(w.spawns_of(ChildId::host) == 1);  // never a second host
+}
+
+TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then fast ones") {
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(ChildStarted{ChildId::nats});
+  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
+  CHECK(w.checks == 1);
+  // A second hint while a check is in flight runs one more check right after, not two at once.
+  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] Server is ready")});
+  CHECK(w.checks == 1);
+  w.feed(w.leaf_down());
+  CHECK(w.checks == 2);
+  w.feed(w.leaf_down());
+  CHECK(w.due_in(TimerKind::check) == 10ms);
+}
+
+TEST_CASE("supervisor: restart backoff grows, caps, and resets only after a stable period") {
+  Policy p;
+  p.restart_backoff_max = 4s;
+  p.stable_after = 60s;
+  World w(p);
+  w.to_ready();
+  std::vector<Millis> delays;
+  for (int i = 0; i < 5; ++i) {
+    w.crash_nats();
+    CHECK_FALSE(w.sup.ready());
+    delays.push_back(w.due_in(TimerKind::restart_nats));
+    w.advance(delays.back());
+    w.feed(ChildStarted{ChildId::nats});
+    w.feed(w.good());  // ready again at once: that alone does not reset the backoff
+    CHECK(w.sup.ready());
+    w.advance(1s);
+  }
+  CHECK(delays == std::vector<Millis>{0ms, 1s, 2s, 4s, 4s});
+  CHECK(w.sup.nats_restarts() == 5);
+  w.advance(60s);  // stable: the backoff starts over
+  w.crash_nats();
+  CHECK(w.due_in(TimerKind::restart_nats) == 0ms);
+  CHECK(w.spawns_of(ChildId::nats) == 6);
+  w.advance(0ms);
+  CHECK(w.spawns_of(ChildId::nats) == 7);
+}
+
+TEST_CASE("supervisor: stop order is host first, then nats-server, the host's code is the agent's") {
+  World w(with_host());
+  w.to_ready();
+  w.feed(ChildStarted{ChildId::host});
+  w.feed(SignalReceived{SIGTERM});
+  CHECK_FALSE(w.sup.ready());
+  REQUIRE(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::host, SIGTERM}});
+  CHECK(w.pending(TimerKind::stop_host));
+  w.feed(SignalReceived{SIGTERM});  // a second TERM does not resend or reorder
+  CHECK(w.signals.size() == 1);
+  w.feed(ChildExited{ChildId::host, 0, ""});
+  REQUIRE(w.signals.size() == 2);
+  CHECK(w.signals[1] == std::make_pair(ChildId::nats, SIGTERM));
+  CHECK_FALSE(w.exit);
+  w.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 0);
+  CHECK(w.sup.phase() == Phase::exited);
+  CHECK(w.spawns_of(ChildId::nats) == 1);  // no restart while stopping
+}
+
+TEST_CASE("supervisor: a child that ignores SIGTERM gets SIGKILL after the stop timeout") {
+  Policy p = with_host();
+  p.stop_timeout = 10s;
+  World w(p);
+  w.to_ready();
+  w.feed(ChildStarted{ChildId::host});
+  w.feed(SignalReceived{SIGTERM});
+  w.advance(9s);
+  CHECK(w.signals.size() == 1);
+  w.advance(1s);
+  REQUIRE(w.signals.size() == 2);
+  CHECK(w.signals[1] == std::make_pair(ChildId::host, SIGKILL));
+  w.feed(ChildExited{ChildId::host, 137, ""});
+  CHECK(w.signals[2] == std::make_pair(ChildId::nats, SIGTERM));
+  w.advance(10s);
+  CHECK(w.signals[3] == std::make_pair(ChildId::nats, SIGKILL));
+  w.feed(ChildExited{ChildId::nats, 137, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 137);  // what the host's death says, as a shell reports it
+}
+
+TEST_CASE("supervisor: the host exiting on its own ends the agent with its code, leaf last") {
+  World w(with_host());
+  w.to_ready();
+  w.feed(ChildStarted{ChildId::host});
+  w.feed(ChildExited{ChildId::host, 3, ""});
+  CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
+  w.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 3);
+
+  World missing(with_host());
+  missing.to_ready();
+  missing.feed(ChildExited{ChildId::host, 127, "cannot start host `nope`: No such file or directory"});
+  missing.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(missing.exit);
+  CHECK(missing.exit->code == 127);
+}
+
+TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last words") {
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(ChildStarted{ChildId::nats});
+  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [FTL] Error listening on port: 127.0.0.1:4222, \"address already in use\"")});
+  w.feed(ChildExited{ChildId::nats, 1, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 6);
+  CHECK(w.exit->error.find("before ready: Error listening on port") != std::string::npos);
+
+  World cannot;
+  cannot.feed(Started{});
+  cannot.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  cannot.feed(ChildExited{ChildId::nats, 127, "cannot start nats-server nope: No such file or directory"});
+  REQUIRE(cannot.exit);
+  CHECK(cannot.exit->code == 6);
+}
+
+TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub refused, the bootstrap's own failure") {
+  Policy p;
+  p.ready_timeout = 20s;
+  World w(p);
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(ChildStarted{ChildId::nats});
+  w.feed(w.leaf_down());
+  w.advance(20s);
+  CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
+  CHECK_FALSE(w.exit);  // not before nats-server has gone
+  w.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 7);
+  CHECK(w.exit->error.find("not ready within agent.ready_timeout (20 s): no leaf connection") == 0);
+
+  World refused(p);
+  refused.feed(Started{});
+  refused.feed(BootstrapDone{true, 0, "", 5ms, "user UX of account AX"});
+  refused.feed(ChildStarted{ChildId::nats});
+  refused.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
+  refused.advance(20s);
+  refused.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(refused.exit);
+  CHECK(refused.exit->code == 4);
+  CHECK(refused.exit->error.find("refused the leaf credentials (Authorization Violation) for user UX of account AX") !=
+        std::string::npos);
+
+  World stuck(p);  // still in preflight when time runs out: its last failure, its code
+  stuck.feed(Started{});
+  stuck.feed(BootstrapProgress{5, "upstream unreachable: TCP: connection refused 127.0.0.1:1"});
+  stuck.advance(20s);
+  REQUIRE(stuck.exit);
+  CHECK(stuck.exit->code == 5);
+  CHECK(stuck.cancels == 1);
+  CHECK(stuck.spawned.empty());
+}
+
+TEST_CASE("supervisor: SIGTERM during the bootstrap cancels it and exits at once") {
+  World w;
+  w.feed(Started{});
+  w.feed(SignalReceived{SIGTERM});
+  CHECK(w.cancels == 1);
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 0);
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});  // finishing late changes nothing
+  CHECK(w.spawned.empty());
+}
+
+TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothing") {
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{false, 4, "credentials expired", {}, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 4);
+  CHECK(w.spawned.empty());
+}
+
+TEST_CASE("supervisor: credentials nats-server cannot read are a credentials error (exit 4)") {
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(ChildStarted{ChildId::nats});
+  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Credentials file malformed")});
+  CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
+  w.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 4);
+}
+
+TEST_CASE("supervisor: an internal error stops the children in order and exits 70") {
+  World w(with_host());
+  w.to_ready();
+  w.feed(ChildStarted{ChildId::host});
+  w.feed(Fatal{"boom"});
+  CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::host, SIGTERM}});
+  w.feed(ChildExited{ChildId::host, 143, ""});
+  w.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 70);  // the first failure wins over the host's code
+}
+
+TEST_CASE("supervisor: SIGUSR1/SIGUSR2 go to the host, SIGHUP is the agent's") {
+  World w(with_host());
+  w.to_ready();
+  w.feed(ChildStarted{ChildId::host});
+  w.feed(SignalReceived{SIGUSR1});
+  w.feed(SignalReceived{SIGUSR2});
+  w.feed(SignalReceived{SIGHUP});
+  CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::host, SIGUSR1}, {ChildId::host, SIGUSR2}});
+  CHECK_FALSE(w.exit);
+}
+
+TEST_CASE("supervisor: init exits 0 once the bootstrap has written the files") {
+  Policy p;
+  p.init_only = true;
+  World w(p);
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 0);
+  CHECK(w.spawned.empty());
+}
+
+TEST_CASE("supervisor: a leaf down for leaf_down_restart gets nats-server restarted at once") {
+  Policy p;
+  p.leaf_down_restart = 120s;
+  World w(p);
+  w.to_ready();
+  w.advance(5s);
+  w.feed(w.leaf_down());
+  w.advance(119s);
+  CHECK(w.signals.empty());
+  w.advance(1s);
+  REQUIRE(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
+  w.crash_nats(0);
+  CHECK(w.due_in(TimerKind::restart_nats) == 0ms);
+  CHECK_FALSE(w.exit);
+}
