@@ -86,7 +86,7 @@ def main():
             for k, p in enumerate(ports):
                 if hubs[k].poll() is None:
                     j = get_json(hub_ip, p["http"], "/leafz")
-                    out[k] = [l["ip"] for l in j.get("leafs", [])] if j else []
+                    out[k] = [l["ip"] for l in (j.get("leafs") or [])] if j else []
             return out
 
         def total():
