@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # The benchmark suite of issue #10: one table, metric / bare / agent / ratio / goal.
 #   bench/run.sh [runs]           P1-P5, P7 (medians of `runs`, default 15, agent and bare alternating)
-#   SCALE_N=100 bench/run.sh      also P6 through bench/scale.sh (root: network namespaces); SCALE_N=0 skips it
+#   P6 runs through bench/scale.sh with SCALE_N pods (default 100; root: network namespaces); SCALE_N=0 skips it
 # Figures taken while other work loads the machine are noisy: the load average is printed with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-15}
-agent=build/leaf-agent
+agent=${AGENT:-build/leaf-agent}  # AGENT=/path/to/leaf-agent compares another build
 [ -x "$agent" ] || nice scripts/build.sh >/dev/null
+export AGENT="$agent"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 bench/bench.py --agent "$agent" --runs "$runs" --idle-seconds "${IDLE_SECONDS:-20}" >"$out"
-scale_n=${SCALE_N:-20}
+scale_n=${SCALE_N:-100}
 if [ "$scale_n" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     bench/scale.sh "$scale_n" >>"$out"

@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/scale.sh: needs root for network namespaces" >&2; exit 2; }
-[ -x build/leaf-agent ] || nice scripts/build.sh >/dev/null
-exec python3 bench/scale.py --agent build/leaf-agent --n "${1:-100}" --rounds "${2:-3}"
+agent=${AGENT:-build/leaf-agent}
+[ -x "$agent" ] || nice scripts/build.sh >/dev/null
+exec python3 bench/scale.py --agent "$agent" --n "${1:-100}" --rounds "${2:-3}"
