@@ -7,7 +7,7 @@
 #include "agent/core/creds.hpp"
 #include "agent/io/fs.hpp"
 
-#include <curl/curl.h>
+#include "agent/sources/curl_lazy.hpp"
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
@@ -40,9 +40,9 @@ void global_init() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (sodium_init() < 0) throw internal_error("libsodium initialisation failed");
-    const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    const CURLcode rc = curl::api().global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-      throw internal_error(std::string("libcurl initialisation failed: ") + curl_easy_strerror(rc));
+      throw internal_error(std::string("libcurl initialisation failed: ") + curl::api().easy_strerror(rc));
     }
   });
 }
@@ -60,25 +60,25 @@ struct UrlParts {
 };
 
 struct UrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+  void operator()(CURLU* u) const { curl::api().url_cleanup(u); }
 };
 using UrlPtr = std::unique_ptr<CURLU, UrlDeleter>;
 
 bool has_part(CURLU* u, CURLUPart part) {
   char* p = nullptr;
-  const CURLUcode rc = curl_url_get(u, part, &p, 0);
-  if (p) curl_free(p);
+  const CURLUcode rc = curl::api().url_get(u, part, &p, 0);
+  if (p) curl::api().free(p);
   return rc == CURLUE_OK;
 }
 
 std::string get_part(CURLU* u, CURLUPart part, unsigned flags) {
   char* p = nullptr;
-  if (curl_url_get(u, part, &p, flags) != CURLUE_OK || !p) {
-    if (p) curl_free(p);
+  if (curl::api().url_get(u, part, &p, flags) != CURLUE_OK || !p) {
+    if (p) curl::api().free(p);
     return "";
   }
   std::string s(p);
-  curl_free(p);
+  curl::api().free(p);
   return s;
 }
 
@@ -90,11 +90,11 @@ UrlParts parse_url(const std::string& url) {
                  [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? char(b - 'A' + 'a') : b); });
   if (!https_prefix) throw config_error("credentials.url must be https://");
 
-  UrlPtr u(curl_url());
+  UrlPtr u(curl::api().url());
   if (!u) throw internal_error("out of memory");
-  const CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
+  const CURLUcode rc = curl::api().url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
   if (rc != CURLUE_OK) {
-    throw config_error(std::string("credentials.url is not a valid URL: ") + curl_url_strerror(rc));
+    throw config_error(std::string("credentials.url is not a valid URL: ") + curl::api().url_strerror(rc));
   }
   if (get_part(u.get(), CURLUPART_SCHEME, 0) != "https") {
     throw config_error("credentials.url must be https://");
@@ -107,8 +107,8 @@ UrlParts parse_url(const std::string& url) {
   parts.host = get_part(u.get(), CURLUPART_HOST, 0);
   if (parts.host.empty()) throw config_error("credentials.url has no host");
   parts.port = get_part(u.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  curl_url_set(u.get(), CURLUPART_QUERY, nullptr, 0);
-  curl_url_set(u.get(), CURLUPART_FRAGMENT, nullptr, 0);
+  curl::api().url_set(u.get(), CURLUPART_QUERY, nullptr, 0);
+  curl::api().url_set(u.get(), CURLUPART_FRAGMENT, nullptr, 0);
   parts.display = get_part(u.get(), CURLUPART_URL, 0);
   if (parts.display.empty()) parts.display = "https://" + parts.host;
   return parts;
@@ -172,7 +172,7 @@ class Headers {
     for (curl_slist* n = list_; n; n = n->next) {
       if (n->data) sodium_memzero(n->data, std::strlen(n->data));
     }
-    curl_slist_free_all(list_);
+    curl::api().slist_free_all(list_);
   }
   Headers(const Headers&) = delete;
   Headers& operator=(const Headers&) = delete;
@@ -180,7 +180,7 @@ class Headers {
 
  private:
   void add(const char* line) {
-    curl_slist* n = curl_slist_append(list_, line);
+    curl_slist* n = curl::api().slist_append(list_, line);
     if (!n) throw internal_error("out of memory");
     list_ = n;
   }
@@ -212,16 +212,16 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 }
 
 struct EasyDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+  void operator()(CURL* h) const { curl::api().easy_cleanup(h); }
 };
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 
 template <class T>
 void set(CURL* h, CURLoption opt, T value) {
-  const CURLcode rc = curl_easy_setopt(h, opt, value);
+  const CURLcode rc = curl::api().easy_setopt(h, opt, value);
   if (rc != CURLE_OK) {
     throw internal_error(std::string("libcurl option ") + std::to_string(static_cast<int>(opt)) +
-                         " refused: " + curl_easy_strerror(rc));
+                         " refused: " + curl::api().easy_strerror(rc));
   }
 }
 
@@ -243,7 +243,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers, SecretString& body) {
-  EasyPtr easy(curl_easy_init());
+  EasyPtr easy(curl::api().easy_init());
   if (!easy) throw internal_error("libcurl: cannot create a handle");
   CURL* h = easy.get();
   char errbuf[CURL_ERROR_SIZE];
@@ -273,16 +273,16 @@ Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers,
   set(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
   set(h, CURLOPT_XFERINFODATA, const_cast<void*>(static_cast<const void*>(&req)));
 
-  const CURLcode rc = curl_easy_perform(h);
+  const CURLcode rc = curl::api().easy_perform(h);
   if (rc == CURLE_OK) {
     long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl::api().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) return {true, false, ""};
     return {false, (code >= 500 && code <= 599) || code == 429,
             "HTTP " + std::to_string(code) + " from " + url.display};
   }
 
-  const std::string reason = errbuf[0] ? std::string(errbuf) : std::string(curl_easy_strerror(rc));
+  const std::string reason = errbuf[0] ? std::string(errbuf) : std::string(curl::api().easy_strerror(rc));
   const std::string hostport = url.host + ":" + url.port;
   switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -291,7 +291,7 @@ Outcome attempt(const Request& req, const UrlParts& url, const Headers& headers,
       return {false, true, "DNS: cannot resolve the proxy (" + reason + ")"};
     case CURLE_COULDNT_CONNECT: {
       long os = 0;
-      curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os);
+      curl::api().easy_getinfo(h, CURLINFO_OS_ERRNO, &os);
       const std::string why =
           os != 0 ? std::system_category().message(static_cast<int>(os)) : reason;
       return {false, true, "connect failed to " + hostport + ": " + why};

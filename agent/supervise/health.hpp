@@ -1,8 +1,12 @@
-// The honest readiness checks of a running leaf: nats-server answers /healthz, /leafz lists the
-// upstream connection, and a real nats.c client on the local listener completes a flush.
-// Blocking calls with short timeouts against loopback only.
+// The honest readiness checks of a running leaf: nats-server answers /healthz, the hub has
+// accepted the leaf connection (/leafz), and a real nats.c client on the local listener
+// completes a flush. Blocking calls with short timeouts against loopback only.
 #pragma once
 
+#include <nats/nats.h>
+
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -27,8 +31,16 @@ struct Report {
 
 struct LeafInfo {
   bool connected = false;     // /leafz lists the remote
-  bool rtt_measured = false;  // the hub has answered a PING: it accepted the credentials
-  std::string upstream;       // "ip:port" of the hub end, when connected
+  bool rtt_measured = false;  // the hub has answered a PING (about 1 s in)
+  // The hub has accepted the credentials: it sent its subscription interest across the leaf
+  // (at least its loop-detection subject $LDS.<id>), which it does only after CONNECT passed
+  // authentication. Checked on nats-server 2.9.10: while the hub refuses the credentials the
+  // leaf's /leafz never lists the connection (so subscriptions stay 0); on acceptance it is
+  // listed with 0 and 14 subscriptions arrive within about 1 ms. A caller may declare the
+  // leaf ready as soon as this is true, with no settle delay.
+  bool accepted = false;
+  std::uint32_t subscriptions = 0;  // hub interest on the connection, from /leafz
+  std::string upstream;             // "ip:port" of the hub end, when connected
 };
 
 Check check_healthz(const config::Config& c);
@@ -38,7 +50,32 @@ Check check_client(const config::Config& c);
 // All checks (the server check is the caller's knowledge of its child).
 Report check_all(const config::Config& c, bool server_running, LeafInfo* info);
 
-// GET http://<addr><path> with a short timeout; status 0 when nothing answered.
+// A long-lived nats.c connection to the local listener for periodic checks: one connection
+// (and its reader thread) for the agent's lifetime instead of a new one every few seconds.
+// check() flushes (a PING/PONG round trip); when the connection is gone it reconnects once,
+// so a restarted nats-server is picked up at the next check. Not thread safe: one caller.
+class LocalClient {
+ public:
+  explicit LocalClient(std::string listen, int timeout_ms = 1000);
+  ~LocalClient();
+  LocalClient(const LocalClient&) = delete;
+  LocalClient& operator=(const LocalClient&) = delete;
+  Check check();
+  void reset();  // drop the connection (e.g. the caller knows nats-server exited)
+  bool connected() const { return conn_ != nullptr; }
+
+ private:
+  std::string listen_;
+  int timeout_ms_;
+  natsConnection* conn_ = nullptr;
+};
+
+// check_all with a long-lived client instead of a new connection.
+Report check_all(const config::Config& c, bool server_running, LeafInfo* info, LocalClient& client);
+
+// GET http://<addr><path> with a short timeout; status 0 when nothing answered. A plain
+// loopback socket and HTTP/1.0 (no libcurl): this runs every few milliseconds while a leaf
+// comes up, and in `leaf-agent health`, where loading libcurl would cost more than the check.
 struct HttpResult {
   long status = 0;
   std::string body;

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""The leaf-agent benchmark suite (P1-P5, P7 of issue #10; P6 is bench/scale.sh).
+
+One dev hub (operator mode, TLS) on free ports; then, alternating, a bare nats-server with the
+config the agent renders and `leaf-agent run`, each timed from process start. Polling is done
+in-process over one kept-alive HTTP connection (no curl per poll), so the observer costs about
+0.3 ms a poll. Everything started is stopped; temp files removed. Prints lines `ROW name bare
+agent goal` for bench/run.sh, and a human summary on stderr.
+"""
+import argparse, http.client, json, os, random, signal, socket, statistics, subprocess, sys, tempfile, time, shutil
+
+now = time.monotonic
+
+
+def free_port():
+    # Below the kernel's ephemeral range, so no client socket can hold it; checked by binding.
+    while True:
+        p = random.randint(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+
+class Http:
+    """One kept-alive HTTP/1.1 connection; reconnects when the server closed it."""
+
+    def __init__(self, port):
+        self.port, self.c = port, None
+
+    def get(self, path):
+        for _ in range(2):
+            try:
+                if self.c is None:
+                    self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                self.c.request("GET", path)
+                r = self.c.getresponse()
+                return r.status, r.read()
+            except (OSError, http.client.HTTPException):
+                if self.c:
+                    self.c.close()
+                self.c = None
+        return 0, b""
+
+
+def hub_leafs(hub):
+    st, body = hub.get("/leafz")
+    return json.loads(body).get("leafnodes", 0) if st == 200 else -1
+
+
+def wait(pred, timeout, what):
+    end = now() + timeout
+    while now() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.0005)
+    raise SystemExit(f"bench: timed out waiting for {what}")
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return int(parts[11]) + int(parts[12])  # utime + stime
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def stop(p, timeout=15):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agent", required=True)
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--idle-seconds", type=float, default=20)
+    a = ap.parse_args()
+    agent = os.path.abspath(a.agent)
+    tmp = tempfile.mkdtemp(prefix="leaf-bench-")
+    procs = []
+    try:
+        hp, lp, mp = free_port(), free_port(), free_port()
+        subprocess.run([agent, "dev-hub", "--dir", f"{tmp}/hub", "--port", str(hp), "--leaf-port", str(lp),
+                        "--http-port", str(mp)], check=True, stdout=subprocess.DEVNULL)
+        hubp = subprocess.Popen(["nats-server", "-c", f"{tmp}/hub/hub.conf"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        procs.append(hubp)
+        hub = Http(mp)
+        wait(lambda: hub.get("/healthz")[0] == 200, 20, "the hub")
+
+        listen, monitor, health = free_port(), free_port(), free_port()
+        state = f"{tmp}/state"
+        flags = ["-c", f"{tmp}/hub/agent.toml", "--state-dir", state, "--listen", f"127.0.0.1:{listen}",
+                 "--monitor", f"127.0.0.1:{monitor}", "--health-listen", f"127.0.0.1:{health}", "--log-level", "warn"]
+        subprocess.run([agent, "init", *flags], check=True, stderr=subprocess.DEVNULL)
+        conf = f"{state}/nats.conf"
+        bare_conf = f"{tmp}/bare.conf"
+        shutil.copy(conf, bare_conf)  # the agent rewrites its own copy at each start
+        ready_file = f"{state}/ready"
+
+        res = {k: [] for k in ["p1_bare", "p1_agent", "p2_lag", "p5_bare", "p5_agent", "p7_bare", "p7_agent"]}
+        rss_agent = rss_nats = idle_agent = idle_nats = None
+
+        def no_leaf():
+            wait(lambda: hub_leafs(hub) == 0, 15, "the hub to drop the leaf")
+
+        def bare_run(i):
+            t0 = now()
+            p = subprocess.Popen(["nats-server", "-c", bare_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            wait(lambda: hub_leafs(hub) == 1, 20, "a bare leaf")
+            res["p1_bare"].append((now() - t0) * 1000)
+            # P5 bare: SIGKILL, and this harness restarts it at once (no supervisor delay).
+            p.kill(); p.wait(); no_leaf()
+            t0 = now()
+            p = subprocess.Popen(["nats-server", "-c", bare_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            wait(lambda: hub_leafs(hub) == 1, 20, "a bare leaf again")
+            res["p5_bare"].append((now() - t0) * 1000)
+            stop(p); no_leaf()
+
+        def agent_run(i, measure_idle):
+            nonlocal rss_agent, rss_nats, idle_agent, idle_nats
+            t0 = now()
+            p = subprocess.Popen([agent, "run", *flags], stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/agent-{i}.log", "w"))
+            procs.append(p)
+            accepted = None
+            end = t0 + 20
+            while not os.path.exists(ready_file):
+                if accepted is None and hub_leafs(hub) == 1:
+                    accepted = now()
+                if now() > end or p.poll() is not None:
+                    raise SystemExit(f"bench: agent not ready (see {tmp}/agent-{i}.log)")
+            t_ready = now()
+            if accepted is None:  # accepted between the last poll and the ready file: lag under one poll
+                accepted = t_ready
+            res["p1_agent"].append((t_ready - t0) * 1000)
+            res["p2_lag"].append((t_ready - accepted) * 1000)
+            assert Http(health).get("/readyz")[0] == 200
+            # P7: `leaf-agent health` against the ready agent, alternating with the exec floor.
+            for _ in range(3):
+                for kind, argv in (("p7_agent", [agent, "health", "--state-dir", state, "--health-listen", f"127.0.0.1:{health}"]),
+                                   ("p7_bare", ["/bin/true"])):
+                    t = now()
+                    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    res[kind].append((now() - t) * 1000)
+                    assert r.returncode == 0, argv
+            nats = [c for c in children(p.pid)]
+            if measure_idle:
+                time.sleep(1)
+                rss_agent, rss_nats = rss_kb(p.pid), rss_kb(nats[0])
+                c0, n0, t = cpu_ticks(p.pid), cpu_ticks(nats[0]), now()
+                time.sleep(a.idle_seconds)
+                hz, dt = os.sysconf("SC_CLK_TCK"), now() - t
+                idle_agent = (cpu_ticks(p.pid) - c0) / hz / dt * 100
+                idle_nats = (cpu_ticks(nats[0]) - n0) / hz / dt * 100
+            # P5: SIGKILL the agent's nats-server, time until the agent is ready again.
+            st0 = os.stat(ready_file)
+            t0 = now()
+            os.kill(nats[0], signal.SIGKILL)
+            def ready_again():
+                try:
+                    st = os.stat(ready_file)
+                    return (st.st_ino, st.st_mtime_ns) != (st0.st_ino, st0.st_mtime_ns)
+                except FileNotFoundError:
+                    return False
+            wait(ready_again, 60, "the agent to be ready again")
+            res["p5_agent"].append((now() - t0) * 1000)
+            stop(p)
+            if p.returncode != 0:
+                raise SystemExit(f"bench: agent exited {p.returncode} (see {tmp}/agent-{i}.log)")
+            no_leaf()
+
+        for i in range(a.runs):
+            order = (bare_run, agent_run) if i % 2 == 0 else (agent_run, bare_run)
+            for f in order:
+                f(i, i == a.runs // 2) if f is agent_run else f(i)
+            print(f"run {i + 1}/{a.runs}: bare {res['p1_bare'][-1]:.1f} ms, agent {res['p1_agent'][-1]:.1f} ms, "
+                  f"lag {res['p2_lag'][-1]:.1f} ms, kill->ready {res['p5_agent'][-1]:.0f} ms", file=sys.stderr)
+
+        m = {k: median(v) for k, v in res.items()}
+        print(f"ROW P1_time_to_ready_ms {m['p1_bare']:.1f} {m['p1_agent']:.1f} <=1.05x")
+        print(f"ROW P2_accept_to_ready_lag_ms - {m['p2_lag']:.1f} <=5ms")
+        print(f"ROW P3_rss_after_ready_MB {rss_nats / 1024:.1f} {rss_agent / 1024:.1f} <=8MB")
+        print(f"ROW P4_idle_cpu_pct_of_core {idle_nats:.3f} {idle_agent:.3f} <=0.2%")
+        print(f"ROW P5_sigkill_to_ready_ms {m['p5_bare']:.0f} {m['p5_agent']:.0f} <=1500ms")
+        print(f"ROW P7_health_wall_ms {m['p7_bare']:.1f} {m['p7_agent']:.1f} <=5ms")
+        print(f"NOTE runs={a.runs} p7_samples={len(res['p7_agent'])} idle_seconds={a.idle_seconds}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
