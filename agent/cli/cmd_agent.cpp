@@ -29,6 +29,7 @@ struct Common {
   std::vector<std::string> upstream;
   std::string creds_file;
   std::string state_dir, listen, monitor, health_listen, ready_timeout, log_format, log_level, nats_server;
+  CLI::Option* health_listen_opt = nullptr;  // given at all: "" is a value (disables the listener)
 };
 
 void add_common(CLI::App* c, Common& o) {
@@ -39,7 +40,7 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--state-dir", o.state_dir, "agent.state_dir");
   c->add_option("--listen", o.listen, "local.listen (loopback host:port)");
   c->add_option("--monitor", o.monitor, "local.monitor (loopback host:port)");
-  c->add_option("--health-listen", o.health_listen, "agent.health_listen (loopback host:port, \"\" disables)");
+  o.health_listen_opt = c->add_option("--health-listen", o.health_listen, "agent.health_listen (loopback host:port, \"\" disables)");
   c->add_option("--ready-timeout", o.ready_timeout, "agent.ready_timeout (e.g. 60s)");
   c->add_option("--log-format", o.log_format, "agent.log_format: text or json");
   c->add_option("--log-level", o.log_level, "agent.log_level");
@@ -80,10 +81,20 @@ config::Config load(const Common& o, const config::Environment& env, bool probe_
   for (const auto& [value, key] : simple) {
     if (!value->empty()) f[key] = *value;
   }
-  if (!o.health_listen.empty()) f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
+  if (o.health_listen_opt != nullptr && o.health_listen_opt->count() > 0) {
+    f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
+  }
   config::Config c = config::load(text, name.empty() ? "config" : name, env, f, probe_only);
   logging::setup(c.agent.log_format, c.agent.log_level);
   return c;
+}
+
+// What a kill -9 in the middle of a write left in state_dir (a temp file may hold the seed).
+void remove_stale_files(const config::Config& c) {
+  const std::string dir = render::layout(c).dir;
+  if (const auto n = fs::remove_stale_temp_files(dir); n > 0) {
+    logging::agent()->info("removed {} stale temporary file(s) from {}", n, dir);
+  }
 }
 
 // Secrets handed over in the environment are scrubbed from our own memory (and so from
@@ -138,6 +149,7 @@ void add_agent(CLI::App& app) {
   run->callback([run_o, host_cmd] {
     auto env = current_environment();
     const config::Config c = load(*run_o, env);
+    remove_stale_files(c);
     int code;
     try {
       code = runner::run(c, env, *host_cmd);
@@ -157,6 +169,7 @@ void add_agent(CLI::App& app) {
   init->callback([init_o] {
     auto env = current_environment();
     const config::Config c = load(*init_o, env);
+    remove_stale_files(c);
     const runner::Prepared p = runner::prepare(c, env);
     scrub_secret_env(c, env);
     logging::agent()->info("wrote {} and {}", p.layout.nats_conf, c.dev() ? "no credentials (dev mode)" : p.layout.creds);
