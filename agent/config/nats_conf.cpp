@@ -82,7 +82,8 @@ class Parser {
       if (at_end() || peek() == '\n') fail("key " + key + " has no value");
       ConfNode v = value(depth + 1);
       v.line = key_line;
-      m.members.emplace_back(std::move(key), std::move(v));
+      m.keys.push_back(std::move(key));
+      m.values.push_back(std::move(v));
     }
   }
 
@@ -244,13 +245,17 @@ struct Checker {
 
   void top(const ConfNode& root) const {
     bool host_set = false;
-    for (const auto& [k, v] : root.members) {
+    for (size_t i = 0; i < root.keys.size(); ++i) {
+      const std::string& k = root.keys[i];
+      const ConfNode& v = root.values[i];
       const std::string key = lower(k);
       if (key == "listen") loopback_address(k, v), host_set = true;
       else if (key == "host" || key == "net") loopback_host(k, v), host_set = true;
       else if (key == "http" || key == "https" || key == "monitor") loopback_address(k, v);
     }
-    for (const auto& [k, v] : root.members) {
+    for (size_t i = 0; i < root.keys.size(); ++i) {
+      const std::string& k = root.keys[i];
+      const ConfNode& v = root.values[i];
       const std::string key = lower(k);
       if (key == "port" || key == "http_port" || key == "monitor_port" || key == "https_port") {
         if (!host_set) refuse(v.line, k + " without a loopback listen or host: nats-server would bind 0.0.0.0");
@@ -259,7 +264,9 @@ struct Checker {
         refuse(v.line, "a " + k + " block or listener is not allowed");
       } else if (key == "leafnodes" || key == "leaf") {
         if (v.kind != ConfNode::Kind::map) refuse(v.line, k + " must be a block");
-        for (const auto& [lk, lv] : v.members) {
+        for (size_t j = 0; j < v.keys.size(); ++j) {
+          const std::string& lk = v.keys[j];
+          const ConfNode& lv = v.values[j];
           const std::string l = lower(lk);
           if (l == "listen" || l == "port" || l == "host" || l == "net") {
             refuse(lv.line, k + "." + lk + " would accept leaf node connections; the leaf only connects out");

@@ -5,7 +5,6 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace leaf::config {
@@ -17,7 +16,8 @@ struct ConfNode {
   enum class Kind { map, array, string, variable, block };
   Kind kind = Kind::string;
   std::string text;                                     // string, variable (without '$'), block
-  std::vector<std::pair<std::string, ConfNode>> members;  // map: keys as written
+  std::vector<std::string> keys;                        // map: keys as written, in order
+  std::vector<ConfNode> values;                         // map: the value of keys[i]
   std::vector<ConfNode> items;                          // array
   int line = 0;
 };
