@@ -52,6 +52,7 @@ struct Setup {
     write_file(dir / "agent.toml", text, 0644);
     return dir / "agent.toml";
   }
+  std::vector<std::string> init() { return {"init", "-c", config()}; }
   std::string state(const std::string& n) const { return dir / ("state/" + n); }
 
   // `args` (default: run -c agent.toml) must fail with `code` and one line holding `part`,
@@ -91,24 +92,25 @@ TEST_CASE("inputs: credentials nats-server would misread are refused as credenti
   }
 }
 
+// `init` writes without contacting the hub (`run` checks the hub is reachable first).
 TEST_CASE("inputs: state_dir must be ours, private and not reached through a symlink") {
   Setup s;
   SUBCASE("writable by others: refused and left as it was") {
     sfs::create_directory(s.dir / "state");
     ::chmod(s.state("").c_str(), 0777);
-    s.refused(3, "writable by group or others (mode 0777)");
+    s.refused(3, "writable by group or others (mode 0777)", s.init());
     CHECK(file_mode(s.state("")) == 0777);
   }
   SUBCASE("/tmp itself") {
     s.toml["agent"]["state_dir"] = "\"/tmp\"";
-    s.refused(3, "refusing to use /tmp");
+    s.refused(3, "refusing to use /tmp", s.init());
   }
   SUBCASE("a symlink spelled link/.") {
     sfs::create_directory(s.dir / "real");
     ::chmod((s.dir / "real").c_str(), 0700);
     sfs::create_directory_symlink(s.dir / "real", s.dir / "link");
     s.toml["agent"]["state_dir"] = Setup::q(s.dir / "link/.");
-    s.refused(3, "it is a symlink");
+    s.refused(3, "it is a symlink", s.init());
     CHECK(file_mode(s.dir / "real/upstream.creds") == -1);
   }
   SUBCASE("owned by another user") {
@@ -116,12 +118,12 @@ TEST_CASE("inputs: state_dir must be ours, private and not reached through a sym
     sfs::create_directory(s.dir / "state");
     ::chmod(s.state("").c_str(), 0700);
     REQUIRE(::chown(s.state("").c_str(), 65534, 65534) == 0);
-    s.refused(3, "owned by uid 65534");
+    s.refused(3, "owned by uid 65534", s.init());
     CHECK(file_mode(s.state("")) == 0700);
   }
   SUBCASE("'$' that nats-server would expand") {
     s.toml["agent"]["state_dir"] = Setup::q(s.dir / "$HOME/state");
-    s.refused(3, "contains '$'");
+    s.refused(3, "contains '$'", s.init());
     CHECK_FALSE(sfs::exists(s.dir / "$HOME"));
   }
 }
