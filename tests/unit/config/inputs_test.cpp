@@ -124,7 +124,7 @@ TEST_CASE("render: a template cannot open listeners beyond loopback, nor a clust
   CHECK(render_error(ok + "a: \"unterminated\n").find("cannot be checked") != std::string::npos);
 }
 
-TEST_CASE("nats_conf: the built-in templates read back; syntax limits hold") {
+TEST_CASE("nats_conf: the built-in templates read back, and syntax limits hold") {
   config::Config c = leaf_config();
   c.upstream.ca_file = "/ca.pem";
   c.upstream.cert_file = "/c.pem";
