@@ -10,6 +10,7 @@
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
 #include "agent/core/nkeys.hpp"
+#include "agent/core/text.hpp"
 #include "agent/config/upstream_url.hpp"
 
 namespace leaf::config {
@@ -124,6 +125,9 @@ std::vector<std::string> split_list(const std::string& text) {
 }
 
 void set_from_text(Config& c, const Field& f, const std::string& text, const std::string& where) {
+  // TOML is UTF-8 by definition; the environment and flags are whatever bytes they are (found by
+  // fuzzing: `config` then failed to print its JSON, exit 70).
+  if (!text::valid_utf8(text)) throw config_error(where + ": the value is not valid UTF-8; fix its encoding");
   switch (f.kind) {
     case Kind::string: *f.str(c) = text; break;
     case Kind::list: *f.list(c) = split_list(text); break;

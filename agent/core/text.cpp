@@ -7,7 +7,7 @@ namespace leaf::text {
 namespace {
 // Length of the well-formed UTF-8 sequence at s[i] (2..4), or 0. Refuses overlongs, surrogates,
 // values past U+10FFFF and the C1 controls U+0080..U+009F (terminals act on some of them).
-std::size_t utf8_len(std::string_view s, std::size_t i) {
+std::size_t utf8_len(std::string_view s, std::size_t i, bool c1_ok = false) {
   const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
   const unsigned char c = b(0);
   std::size_t n;
@@ -23,10 +23,23 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
   }
   if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
   if (cp >= 0xd800 && cp <= 0xdfff) return 0;
-  if (cp >= 0x80 && cp <= 0x9f) return 0;
+  if (!c1_ok && cp >= 0x80 && cp <= 0x9f) return 0;
   return n;
 }
 }  // namespace
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_len(s, i, true);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
 
 std::string one_line(std::string_view s, std::size_t max_bytes) {
   std::string out;

@@ -15,4 +15,7 @@ namespace leaf::text {
 // appended.
 std::string one_line(std::string_view s, std::size_t max_bytes = 2000);
 
+// Well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). ASCII controls pass.
+bool valid_utf8(std::string_view s);
+
 }  // namespace leaf::text

@@ -146,3 +146,11 @@ TEST_CASE("nats_conf: the built-in templates read back, and syntax limits hold")
   CHECK(v.values.at(1).text == "A\n");
   CHECK(v.values.at(2).kind == config::ConfNode::Kind::block);
 }
+
+TEST_CASE("config: environment values that are not UTF-8 are refused (found by fuzz_config)") {
+  const config::Environment env = {{"LEAF_AGENT_UPSTREAM_URLS", "tls://[::2]:7422\xff\xff"}};
+  CHECK(error_of([&] { config::load("[agent]\nmode = \"dev\"\n", "x", env, {}); }) ==
+        "environment LEAF_AGENT_UPSTREAM_URLS: the value is not valid UTF-8; fix its encoding");
+  CHECK(error_of([&] { config::load("", "x", {{"LEAF_AGENT_AGENT_LOG_LEVEL", "caf\xc3\xa9"}}, {{"agent.mode", "dev"}}); })
+            .find("agent.log_level must be one of") == 0);  // valid UTF-8 reaches the key's own check
+}

@@ -19,3 +19,12 @@ TEST_CASE("text: one_line keeps text readable and defuses bytes and escape seque
   CHECK(cut == std::string(100, 'a') + "...");
   CHECK(one_line("\xe2\x9c\x93\xe2\x9c\x93", 4) == "\xe2\x9c\x93...");  // never half a character
 }
+
+TEST_CASE("text: valid_utf8") {
+  CHECK(leaf::text::valid_utf8("plain\tascii\n"));
+  CHECK(leaf::text::valid_utf8("caf\xc3\xa9 \xf0\x9f\x98\x80 \xc2\x85"));
+  CHECK_FALSE(leaf::text::valid_utf8("\xff"));
+  CHECK_FALSE(leaf::text::valid_utf8("\xc0\xaf"));
+  CHECK_FALSE(leaf::text::valid_utf8("\xed\xa0\x80"));  // a surrogate
+  CHECK_FALSE(leaf::text::valid_utf8("\xe2\x9c"));
+}
