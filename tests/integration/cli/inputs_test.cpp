@@ -227,6 +227,18 @@ TEST_CASE("inputs: command-line and message hygiene") {
     CHECK(r.err.find('\x07') == std::string::npos);
     CHECK(r.err.find("bad \\xff \\x1b[2J\\x1b]0;owned\\x07 second line") != std::string::npos);
   }
+  SUBCASE("nor do they when nats-server dies before ready (its lines are relayed and quoted)") {
+    write_file(s.dir / "fake-nats",
+               "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = -t ] && exit 0; done\nprintf '[1] 2026/11/23 10:00:00.000000 [FTL] bad \\377 \\033[2J\\n'\nexit 1\n",
+               0755);
+    const Result r = agent({"run", "--dev", "--state-dir", s.dir / "dev", "--nats-server", s.dir / "fake-nats",
+                            "--listen", "127.0.0.1:" + std::to_string(s.listen), "--health-listen", ""});
+    CAPTURE(r.err);
+    CHECK(r.code == 6);
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    CHECK(r.err.find('\xff') == std::string::npos);
+    CHECK(r.err.find("bad \\xff \\x1b[2J") != std::string::npos);
+  }
 }
 
 TEST_CASE("inputs: a write interrupted by kill -9 leaves nothing behind at the next start") {
