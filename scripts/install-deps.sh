@@ -8,6 +8,7 @@ packages=(
   libnats-dev libsodium-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libkainjow-mustache-dev
   nats-server openssl ca-certificates curl iproute2
+  clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
 )
 
 missing=()

@@ -30,6 +30,7 @@ struct Common {
   std::vector<std::string> upstream;
   std::string creds_file;
   std::string state_dir, listen, monitor, health_listen, ready_timeout, log_format, log_level, nats_server;
+  CLI::Option* health_listen_opt = nullptr;  // given at all: "" is a value (disables the listener)
 };
 
 void add_common(CLI::App* c, Common& o) {
@@ -40,7 +41,7 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--state-dir", o.state_dir, "agent.state_dir");
   c->add_option("--listen", o.listen, "local.listen (loopback host:port)");
   c->add_option("--monitor", o.monitor, "local.monitor (loopback host:port)");
-  c->add_option("--health-listen", o.health_listen, "agent.health_listen (loopback host:port, \"\" disables)");
+  o.health_listen_opt = c->add_option("--health-listen", o.health_listen, "agent.health_listen (loopback host:port, \"\" disables)");
   c->add_option("--ready-timeout", o.ready_timeout, "agent.ready_timeout (e.g. 60s)");
   c->add_option("--log-format", o.log_format, "agent.log_format: text or json");
   c->add_option("--log-level", o.log_level, "agent.log_level");
@@ -97,7 +98,9 @@ config::Config load(const Common& o, const config::Environment& env, bool probe_
   for (const auto& [value, key] : simple) {
     if (!value->empty()) f[key] = *value;
   }
-  if (!o.health_listen.empty()) f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
+  if (o.health_listen_opt != nullptr && o.health_listen_opt->count() > 0) {
+    f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
+  }
   config::Config c = config::load(text, name.empty() ? "config" : name, env, f, probe_only);
   scrub_process_env(c);
   logging::setup(c.agent.log_format, c.agent.log_level);

@@ -7,6 +7,7 @@
 
 #include "agent/cli/commands.hpp"
 #include "agent/core/error.hpp"
+#include "agent/core/text.hpp"
 
 static const char* kFooter = R"(Exit codes:
   0   success (for `run -- CMD`: CMD's own exit code is passed through)
@@ -34,10 +35,11 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(leaf::Exit::usage);
   } catch (const leaf::Error& e) {
-    std::fprintf(stderr, "leaf-agent: %s\n", e.what());
+    // One line, whatever a child process or a file put into the message (bytes, escapes, newlines).
+    std::fprintf(stderr, "leaf-agent: %s\n", leaf::text::one_line(e.what()).c_str());
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "leaf-agent: internal error: %s\n", e.what());
+    std::fprintf(stderr, "leaf-agent: internal error: %s\n", leaf::text::one_line(e.what()).c_str());
     return static_cast<int>(leaf::Exit::internal);
   }
   return leaf::cmd::exit_code();

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cstdio>
 #include <functional>
 #include <sstream>
 #include <toml++/toml.h>
@@ -9,6 +10,7 @@
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
 #include "agent/core/nkeys.hpp"
+#include "agent/core/text.hpp"
 #include "agent/config/upstream_url.hpp"
 
 namespace leaf::config {
@@ -64,6 +66,7 @@ const std::vector<Field>& fields() {
       STR("agent", "mode", agent.mode),
       STR("agent", "state_dir", agent.state_dir),
       STR("agent", "nats_server", agent.nats_server),
+      STR("agent", "server_name", agent.server_name),
       STR("agent", "template", agent.template_path),
       STR("agent", "health_listen", agent.health_listen),
       STR("agent", "ready_timeout", agent.ready_timeout),
@@ -124,6 +127,9 @@ std::vector<std::string> split_list(const std::string& text) {
 }
 
 void set_from_text(Config& c, const Field& f, const std::string& text, const std::string& where) {
+  // TOML is UTF-8 by definition; the environment and flags are whatever bytes they are (found by
+  // fuzzing: `config` then failed to print its JSON, exit 70).
+  if (!text::valid_utf8(text)) throw config_error(where + ": the value is not valid UTF-8; fix its encoding");
   switch (f.kind) {
     case Kind::string: *f.str(c) = text; break;
     case Kind::list: *f.list(c) = split_list(text); break;
@@ -169,10 +175,33 @@ std::string upper(std::string s) {
   return s;
 }
 
-std::chrono::milliseconds duration_of(const std::string& text, const char* key) {
+// A duration key: parses, is more than zero, and at most `max` (a typo like 200000d is refused
+// rather than waited out, or overflowed).
+std::chrono::milliseconds duration_of(const std::string& text, const char* key, std::chrono::milliseconds max) {
   auto d = parse_duration(text);
-  if (!d) throw config_error(std::string(key) + ": \"" + text + "\" is not a duration (e.g. 90s, 15m, 1h)");
+  if (!d) {
+    throw config_error(std::string(key) + ": \"" + text + "\" is not a duration (e.g. 90s, 15m, 1h; at most " +
+                       format_duration(std::chrono::duration_cast<Seconds>(max)) + ")");
+  }
+  if (d->count() <= 0) throw config_error(std::string(key) + " must be more than 0 (e.g. 60s)");
+  if (*d > max) {
+    throw config_error(std::string(key) + " = \"" + text + "\" is too long: at most " +
+                       format_duration(std::chrono::duration_cast<Seconds>(max)));
+  }
   return *d;
+}
+
+using namespace std::chrono_literals;
+constexpr std::chrono::milliseconds kMaxReadyTimeout = 24h;
+constexpr std::chrono::milliseconds kMaxCredsSpan = 24h * 366;
+
+// nats-server names: no whitespace (it refuses them), nothing that needs quoting in messages.
+bool valid_server_name(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (unsigned char ch : n) {
+    if (!std::isalnum(ch) && ch != '-' && ch != '_' && ch != '.') return false;
+  }
+  return true;
 }
 
 void require_loopback(const std::string& text, const std::string& what) {
@@ -191,13 +220,37 @@ std::vector<std::string> key_names() {
   return out;
 }
 
-std::chrono::milliseconds Config::ready_timeout() const { return duration_of(agent.ready_timeout, "agent.ready_timeout"); }
-std::chrono::milliseconds Config::ttl() const { return duration_of(credentials.ttl, "credentials.ttl"); }
-std::chrono::milliseconds Config::stop_timeout() const { return duration_of(agent.stop_timeout, "agent.stop_timeout"); }
-std::chrono::milliseconds Config::leaf_down_restart() const {
-  return duration_of(agent.leaf_down_restart, "agent.leaf_down_restart");
+std::chrono::milliseconds Config::ready_timeout() const {
+  return duration_of(agent.ready_timeout, "agent.ready_timeout", kMaxReadyTimeout);
 }
-std::chrono::milliseconds Config::min_lifetime() const { return duration_of(credentials.min_lifetime, "credentials.min_lifetime"); }
+std::chrono::milliseconds Config::ttl() const { return duration_of(credentials.ttl, "credentials.ttl", kMaxCredsSpan); }
+std::chrono::milliseconds Config::stop_timeout() const {
+  return duration_of(agent.stop_timeout, "agent.stop_timeout", kMaxReadyTimeout);
+}
+std::chrono::milliseconds Config::leaf_down_restart() const {
+  if (agent.leaf_down_restart == "0") return std::chrono::milliseconds(0);  // never
+  return duration_of(agent.leaf_down_restart, "agent.leaf_down_restart", kMaxReadyTimeout);
+}
+std::chrono::milliseconds Config::min_lifetime() const {
+  if (credentials.min_lifetime == "0") return std::chrono::milliseconds(0);  // "any unexpired credentials"
+  return duration_of(credentials.min_lifetime, "credentials.min_lifetime", kMaxCredsSpan);
+}
+
+std::string server_name(const Config& c, const std::string& machine_name) {
+  if (!c.agent.server_name.empty()) return c.agent.server_name;
+  // FNV-1a over what tells two agents on one machine apart: their state_dir and client port.
+  std::string d = c.agent.state_dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  std::uint32_t h = 2166136261u;
+  for (unsigned char ch : d + "\n" + c.local.listen) h = (h ^ ch) * 16777619u;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-%08x", h);
+  std::string base = machine_name.substr(0, 64 - 9);
+  for (auto& ch : base) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '-';
+  }
+  return base + suffix;
+}
 
 std::string HostPort::str() const {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -316,12 +369,36 @@ void validate(const Config& c, bool probe_only) {
     throw config_error("agent.log_level must be one of trace, debug, info, warn, error");
   }
   if (c.agent.state_dir.empty()) throw config_error("agent.state_dir must not be empty");
+  // nats-server runs os.ExpandEnv and ~ expansion on the remote's credentials path (opts.go
+  // expandPath), which lives in state_dir: "$HOME/x" would pass -t and fail at connect time.
+  if (c.agent.state_dir.find('$') != std::string::npos) {
+    throw config_error("agent.state_dir \"" + c.agent.state_dir + "\" contains '$', which nats-server expands as an "
+                       "environment variable in the credentials path; choose a path without '$'");
+  }
+  if (c.agent.state_dir[0] == '~') {
+    throw config_error("agent.state_dir \"" + c.agent.state_dir + "\" starts with '~'; give an absolute path");
+  }
+  for (unsigned char ch : c.agent.state_dir) {
+    if (ch < 0x20 || ch == 0x7f) throw config_error("agent.state_dir contains a control character; remove it");
+  }
+  if (!c.agent.server_name.empty() && !valid_server_name(c.agent.server_name)) {
+    throw config_error("agent.server_name \"" + c.agent.server_name + "\" must be 1-64 letters, digits, '-', '_' or '.'");
+  }
   if (c.dev() || probe_only) return;  // no upstream, no credentials to check
 
   if (c.upstream.urls.empty()) {
     throw config_error("upstream.urls is required (e.g. [\"tls://hub:7422\"]), or run with --dev for laptop mode");
   }
+  if (c.upstream.urls.size() > kMaxUpstreamUrls) {
+    throw config_error("upstream.urls has " + std::to_string(c.upstream.urls.size()) + " URLs, more than " +
+                       std::to_string(kMaxUpstreamUrls) + "; list only the hub's own addresses");
+  }
   for (const auto& url : c.upstream.urls) parse_upstream_url(url);
+  if (!c.upstream.server_name.empty()) {
+    throw config_error("upstream.server_name is not supported: nats-server has no such option for a leaf remote and "
+                       "would verify the URL's host anyway; remove it and put the hub's DNS name in the URL "
+                       "(tls://hub.example.com:7422), mapped to its IP in /etc/hosts if need be");
+  }
   if (c.upstream.cert_file.empty() != c.upstream.key_file.empty()) {
     throw config_error("upstream.cert_file and upstream.key_file go together: set both or neither");
   }

@@ -50,6 +50,7 @@ struct Agent {
   std::string mode = "leaf";  // leaf | dev
   std::string state_dir = "/run/leaf-agent";
   std::string nats_server = "nats-server";
+  std::string server_name;  // "" = server_name(): unique per agent on this machine
   std::string template_path;
   std::string health_listen = "127.0.0.1:8090";
   std::string ready_timeout = "60s";
@@ -72,6 +73,14 @@ struct Config {
   std::chrono::milliseconds leaf_down_restart() const;
   std::chrono::milliseconds min_lifetime() const;
 };
+
+// At most this many upstream URLs: more is a mistake (and each is probed and logged).
+constexpr std::size_t kMaxUpstreamUrls = 32;
+
+// The leaf's nats-server name: agent.server_name if set, else `machine_name` (e.g. "leaf-<host>")
+// plus "-" and 8 hex digits derived from state_dir and local.listen, so that several agents on one
+// machine do not take over each other's connection at the hub. Pure.
+std::string server_name(const Config& c, const std::string& machine_name);
 
 // Values set on the command line, by "section.key". Applied last.
 using Overrides = std::map<std::string, std::string>;

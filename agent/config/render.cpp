@@ -1,5 +1,8 @@
 #include "agent/config/render.hpp"
 
+#include <algorithm>
+
+#include "agent/config/nats_conf.hpp"
 #include "agent/core/error.hpp"
 
 namespace leaf::render {
@@ -19,7 +22,26 @@ std::string escape_nats_string(std::string_view value) {
   return out;
 }
 
+void check_tags(std::string_view tmpl, const std::string& template_name) {
+  // Tags that emit a value unescaped, and a delimiter change (after which the checks above and
+  // below would not see the tags): a value could then add or close a block.
+  struct Bad {
+    const char* tag;
+    const char* why;
+  };
+  static constexpr Bad bad[] = {{"{{{", "{{{ }}} emits a value unescaped; use {{name}}"},
+                                {"{{&", "{{& }} emits a value unescaped; use {{name}}"},
+                                {"{{=", "{{= }} changes the tag delimiters; keep {{ }}"}};
+  for (const auto& b : bad) {
+    const auto at = tmpl.find(b.tag);
+    if (at == std::string_view::npos) continue;
+    const auto line = 1 + std::count(tmpl.begin(), tmpl.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    throw config_error("template " + template_name + ":" + std::to_string(line) + ": " + b.why);
+  }
+}
+
 std::string render(std::string_view tmpl, const Data& data, const std::string& template_name) {
+  check_tags(tmpl, template_name);
   kainjow::mustache::mustache m{std::string(tmpl)};
   if (!m.is_valid()) throw config_error("template " + template_name + ": " + m.error_message());
   m.set_custom_escape([](const std::string& s) { return escape_nats_string(s); });
@@ -43,11 +65,11 @@ Layout layout(const config::Config& c) {
 const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
 
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& server_name) {
+                        const std::string& machine_name) {
   const Layout l = layout(c);
   Data d;
   d.set("version", std::string(LEAF_AGENT_VERSION));
-  d.set("server_name", server_name);
+  d.set("server_name", config::server_name(c, machine_name));
   d.set("listen", config::parse_listen(c.local.listen, "local.listen").str());
   d.set("monitor", config::parse_listen(c.local.monitor, "local.monitor").str());
   d.set("jetstream_dir", l.jetstream);
@@ -69,10 +91,11 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   optional("ca_file", c.upstream.ca_file);
   optional("cert_file", c.upstream.cert_file);
   optional("key_file", c.upstream.key_file);
-  optional("server_name_override", c.upstream.server_name);
   optional("jetstream_domain", c.upstream.jetstream_domain);
   d.set("handshake_first", c.upstream.handshake_first);
-  return render(tmpl, d, template_name);
+  std::string out = render(tmpl, d, template_name);
+  config::check_local_only(out, template_name);  // the promise holds for any template, checked on the result
+  return out;
 }
 
 }  // namespace leaf::render

@@ -15,8 +15,12 @@ using Data = kainjow::mustache::data;
 // escaped; control characters (newline included) are refused with Error(Exit::config).
 std::string escape_nats_string(std::string_view value);
 
-// Renders `tmpl` with `data`. A template that does not parse is Error(Exit::config) naming
-// `template_name` and the parser's reason.
+// Refuses (Error(Exit::config), naming the line) tags that would bypass the escaping:
+// {{{name}}}, {{&name}} and a delimiter change {{=<% %>=}}.
+void check_tags(std::string_view tmpl, const std::string& template_name);
+
+// Renders `tmpl` with `data` (after check_tags). A template that does not parse is
+// Error(Exit::config) naming `template_name` and the parser's reason.
 std::string render(std::string_view tmpl, const Data& data, const std::string& template_name);
 
 }  // namespace leaf::render
@@ -40,7 +44,10 @@ Layout layout(const config::Config& c);
 const char* builtin_template(const config::Config& c);
 
 // The nats-server configuration for `c`. Pure; holds no secrets (the creds are a file path).
+// `machine_name` is the machine-wide base name ("leaf-<hostname>"); the server name written is
+// config::server_name(c, machine_name), unique per agent. The result is held to the local-only
+// promise (config::check_local_only) whatever the template: Error(Exit::config) otherwise.
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& server_name);
+                        const std::string& machine_name);
 
 }  // namespace leaf::render

@@ -1,5 +1,6 @@
 #include "agent/core/creds.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "agent/core/error.hpp"
@@ -15,22 +16,43 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// The first non-empty line after a "-----BEGIN ...<marker>...-----" line, up to its END line.
-std::string_view block(const std::vector<std::string_view>& lines, std::string_view marker) {
+bool is_dash_line(std::string_view l) {
+  return l.size() >= 6 && l.substr(0, 3) == "---" && l.substr(l.size() - 3) == "---";
+}
+
+// The one token inside each "-----BEGIN ...<marker>...-----" block, up to its END line. A block
+// must hold exactly one non-empty line and end; a second block of the same kind is refused:
+// nats-server would take the first two blocks in file order, whatever their names say.
+std::string_view block(const std::vector<std::string_view>& lines, std::string_view marker, const char* what) {
+  std::string_view found;
+  bool seen = false;
   for (size_t i = 0; i < lines.size(); ++i) {
     const std::string_view l = lines[i];
-    if (l.rfind("-----BEGIN", 0) != 0 || l.find(marker) == std::string_view::npos) continue;
-    for (size_t j = i + 1; j < lines.size(); ++j) {
-      if (lines[j].find("END") != std::string_view::npos && lines[j].rfind("---", 0) == 0) break;
-      if (!lines[j].empty()) return lines[j];
+    if (!is_dash_line(l) || l.find("BEGIN") == std::string_view::npos || l.find(marker) == std::string_view::npos) continue;
+    if (seen) throw creds_error(std::string("two ") + what + " blocks; a .creds file holds one JWT and one seed");
+    seen = true;
+    std::string_view token;
+    size_t j = i + 1;
+    for (; j < lines.size(); ++j) {
+      if (is_dash_line(lines[j])) break;
+      if (lines[j].empty()) continue;
+      if (!token.empty()) throw creds_error(std::string("the ") + what + " block holds more than one line; want one token");
+      token = lines[j];
     }
+    if (j == lines.size() || lines[j].find("END") == std::string_view::npos) {
+      throw creds_error(std::string("the ") + what + " block has no END line");
+    }
+    if (token.empty()) throw creds_error(std::string("the ") + what + " block is empty");
+    found = token;
+    i = j;
   }
-  return {};
+  return found;
 }
 
 }  // namespace
 
 Creds parse(std::string_view text) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 BOM from an editor
   std::vector<std::string_view> lines;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -40,19 +62,23 @@ Creds parse(std::string_view text) {
     pos = nl + 1;
   }
   Creds c;
-  const std::string_view jwt = block(lines, "JWT");
+  const std::string_view jwt = block(lines, "JWT", "JWT");
+  const std::string_view seed = block(lines, "SEED", "seed");
   if (jwt.empty()) {
     // A bare JWT: one token, nothing else.
     const std::string_view t = trim(text);
-    if (!t.empty() && t.find_first_of(" \t\r\n") == std::string_view::npos &&
+    if (seed.empty() && !t.empty() && t.find_first_of(" \t\r\n") == std::string_view::npos &&
         std::count(t.begin(), t.end(), '.') == 2) {
       c.jwt = std::string(t);
       return c;
     }
     throw creds_error("no JWT found (want a .creds file with a BEGIN NATS USER JWT block, or a JWT)");
   }
+  if (jwt.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=") !=
+      std::string_view::npos) {
+    throw creds_error("the JWT block holds characters that are not base64url; want one JWT line");
+  }
   c.jwt = std::string(jwt);
-  const std::string_view seed = block(lines, "NKEY SEED");
   c.seed.assign(seed.begin(), seed.end());
   return c;
 }

@@ -15,7 +15,7 @@ std::optional<Millis> parse_duration(std::string_view text) {
     std::int64_t n = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
       n = n * 10 + (text[i++] - '0');
-      if (n > (std::int64_t(1) << 40)) return std::nullopt;  // nobody means 35 thousand years
+      if (n > kMaxDurationMs) return std::nullopt;
     }
     std::string_view unit;
     const size_t start = i;
@@ -28,6 +28,7 @@ std::optional<Millis> parse_duration(std::string_view text) {
     else if (unit == "h") scale = 3'600'000;
     else if (unit == "d") scale = 86'400'000;
     else return std::nullopt;
+    if (n > (kMaxDurationMs - total_ms) / scale) return std::nullopt;  // no overflow, ever
     total_ms += n * scale;
   }
   return Millis(total_ms);

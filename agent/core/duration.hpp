@@ -13,8 +13,12 @@ namespace leaf {
 using Seconds = std::chrono::seconds;
 using Millis = std::chrono::milliseconds;
 
+// The longest duration parse_duration accepts: 100 years, far from any overflow.
+constexpr std::int64_t kMaxDurationMs = 100LL * 365 * 86'400'000;
+
 // Accepts one or more <integer><unit> groups, unit in ms, s, m, h, d. A bare "0" is zero.
-// Returns nullopt for anything else (the caller names the flag or key in its error).
+// Returns nullopt for anything else, and for a total beyond kMaxDurationMs (the caller names the
+// flag or key in its error).
 std::optional<Millis> parse_duration(std::string_view text);
 
 // Compact human form of a non-negative span: "45s", "3m", "1h5m", "2d3h". Drops the

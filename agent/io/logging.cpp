@@ -1,5 +1,7 @@
 #include "agent/io/logging.hpp"
 
+#include "agent/core/text.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -60,6 +62,8 @@ std::string relay_nats_line(const std::string& line) {
       break;
     }
   }
+  // The child's bytes reach our log and our one-line errors: no raw escapes or invalid bytes.
+  msg = text::one_line(msg);
   nats_server()->log(lvl, msg);
   return msg;
 }

@@ -5,6 +5,7 @@
 #include "agent/preflight/pki.hpp"
 
 #include "agent/core/error.hpp"
+#include "agent/io/fs.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -74,6 +75,13 @@ BioPtr mem_bio(const std::string& s) {
 
 // Opens a file for PEM reading; `what` ("CA file /x") prefixes the messages.
 BioPtr open_file(const std::string& path, const std::string& what) {
+  struct stat pre {};
+  if (::stat(path.c_str(), &pre) != 0) throw config_error(what + ": cannot open: " + std::strerror(errno));
+  try {
+    fs::check_regular_file(path, Exit::config);  // no FIFO, device or /dev/zero: bounded, never blocking
+  } catch (const Error& e) {
+    throw config_error(what + ": " + e.what());
+  }
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) throw config_error(what + ": cannot open: " + std::strerror(errno));
   struct stat st {};

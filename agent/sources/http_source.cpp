@@ -394,6 +394,14 @@ std::chrono::milliseconds retry_delay(std::chrono::milliseconds base, int retry)
 
 void check(const Request& req) { (void)check_request(req); }
 
+SecretString interpret_body(const SecretString& body, const std::string& json_pointer) {
+  try {
+    return interpret(body, json_pointer);
+  } catch (const BadBody& b) {
+    throw creds_error(std::string(kPrefix) + "bad body: " + b.reason);
+  }
+}
+
 SecretString fetch(const Request& req) {
   const UrlParts url = check_request(req);
   global_init();

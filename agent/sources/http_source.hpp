@@ -36,6 +36,10 @@ struct Request {
 // with cert_file. Throws leaf::config_error (e.g. "credentials.url must be https://").
 void check(const Request& req);
 
+// The body interpreter of fetch(), pure: the .creds text in `body` (see fetch() for the shapes).
+// Throws Error(Exit::credentials) "credentials endpoint: bad body: <reason>" (never quoting the body).
+SecretString interpret_body(const SecretString& body, const std::string& json_pointer);
+
 // Returns the .creds text. With `json_pointer` set the body must be JSON and the pointer must name
 // a string (the .creds text), an object with string members "jwt" and "seed" (formatted with
 // leaf::creds::format) or an object with a string member "creds". Without it, a JSON object body

@@ -10,6 +10,7 @@
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
+#include "agent/core/text.hpp"
 #include "agent/io/fs.hpp"
 #include "agent/io/logging.hpp"
 #include "agent/preflight/pki.hpp"
@@ -24,14 +25,11 @@ namespace {
 using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
-std::string server_name() {
+// The machine part of the leaf's server name; render makes it unique per agent (config::server_name).
+std::string machine_name() {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
-  std::string name = std::string("leaf-") + host;
-  for (auto& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '-';
-  }
-  return name;
+  return std::string("leaf-") + host;
 }
 
 void check_cancelled(const Context& ctx) {
@@ -68,7 +66,7 @@ void server_check_config(const Context& ctx, const std::string& conf_path, const
     throw Error(Exit::server, std::string(e.what()) + " (agent.nats_server = " + c.agent.nats_server + ")");
   }
   if (r.exit_code == 0) return;
-  std::string out = supervise::one_line(r.output);
+  std::string out = text::one_line(r.output);
   while (!out.empty() && out.back() == ' ') out.pop_back();
   if (out.empty() || r.exit_code >= 126) {
     // Not a verdict on the config: the program did not run as a nats-server would.
@@ -102,7 +100,7 @@ std::optional<std::array<int, 3>> server_version(const Context& ctx) {
 // apart, until one URL works or the deadline passes.
 void preflight_upstream(Context& ctx, Prepared& p) {
   const auto& c = ctx.config;
-  const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, c.upstream.server_name,
+  const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, "",
                            c.upstream.handshake_first};
   auto log = logging::agent();
   for (int round = 0;; ++round) {
@@ -160,6 +158,11 @@ void write_files(Context& ctx, Prepared& p, const SecretString& creds_text) {
   const auto& c = ctx.config;
   fs::ensure_private_dir(p.layout.dir, 0700);
   p.lock = std::make_unique<fs::DirLock>(p.layout.dir);  // before anything in it is touched
+  // What a kill -9 in the middle of a write left behind (a temp file may hold the seed).
+  if (const auto n = fs::remove_stale_temp_files(p.layout.dir); n > 0) {
+    logging::agent()->info("removed {} stale temporary file(s) from {}", n, p.layout.dir);
+  }
+  ::unlink((p.layout.dir + "/nats.conf.candidate").c_str());
   if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
   // nats.conf goes through -t as a temporary file first: a rejected config never replaces a good one.
   const std::string candidate = p.layout.dir + "/nats.conf.candidate";
@@ -185,7 +188,7 @@ std::string rendered_config(const config::Config& c) {
     tmpl = fs::read_file(c.agent.template_path);
     name = c.agent.template_path;
   }
-  return render::nats_config(c, tmpl, name, server_name());
+  return render::nats_config(c, tmpl, name, machine_name());
 }
 
 void rewrite_nats_conf(const Prepared& p) { fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600); }
@@ -196,7 +199,9 @@ Prepared run(Context& ctx) {
   Prepared p;
   p.layout = render::layout(c);
 
-  // 1. What the config names, and the config nats-server will get.
+  // 1. What the config names, and the config nats-server will get. The state_dir is judged
+  //    (ours, private, no symlink) before anything slow happens.
+  fs::ensure_private_dir(p.layout.dir, 0700);
   check_files(c);
   if (c.upstream.handshake_first) {
     const auto v = server_version(ctx);

@@ -2,45 +2,14 @@
 
 #include <utility>
 
+#include "agent/core/text.hpp"
+
 namespace leaf::supervise {
 
 namespace {
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
 
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t utf8_len(std::string_view s, size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xe ? 3 : (b >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-  }
-  if (n == 2 && b < 0xc2) return 0;  // overlong
-  return n;
-}
 }  // namespace
-
-std::string one_line(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      out += c == '\t' ? ' ' : '?';
-      ++i;
-      continue;
-    }
-    const size_t n = utf8_len(text, i);
-    if (n == 0) {
-      out += '?';
-      ++i;
-    } else {
-      out.append(text.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
 
 NatsLine classify_nats_line(std::string_view line) {
   static const std::pair<std::string_view, NatsLevel> tags[] = {
@@ -56,7 +25,7 @@ NatsLine classify_nats_line(std::string_view line) {
       break;
     }
   }
-  out.message = one_line(msg);
+  out.message = text::one_line(msg);
   const std::string& m = out.message;
   if (contains(m, "Credentials file malformed") || contains(m, "has malformed seed")) {
     out.kind = NatsLineKind::creds_malformed;

@@ -23,15 +23,11 @@ enum class NatsLineKind {
 struct NatsLine {
   NatsLevel level = NatsLevel::info;
   NatsLineKind kind = NatsLineKind::other;
-  std::string message;  // without pid, time and level; control bytes and invalid UTF-8 replaced
+  std::string message;  // without pid, time and level; made one safe line (text::one_line)
 };
 
 // Parses "[1234] 2026/11/22 16:25:43.117540 [INF] message" (2.9 and later); any other line is
 // kept whole at info level.
 NatsLine classify_nats_line(std::string_view line);
-
-// `text` made safe for one line of a log or an error: control characters (newline, escape...)
-// and bytes that are not valid UTF-8 become '?'.
-std::string one_line(std::string_view text);
 
 }  // namespace leaf::supervise

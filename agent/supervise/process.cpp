@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
 
 #include "agent/core/error.hpp"
@@ -17,6 +20,38 @@
 extern char** environ;
 
 namespace leaf::process {
+
+namespace {
+std::mutex g_reaped_mu;
+std::condition_variable g_reaped_cv;
+std::map<pid_t, int> g_reaped;  // pid -> status, for pids the loop reaped but does not own
+
+// Waits for `pid` to exit, whoever reaps it. Returns its wait status.
+int wait_child(pid_t pid) {
+  int status = 0;
+  pid_t r;
+  while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (r == pid) return status;
+  // ECHILD: the loop's reaper was faster; it leaves the status with note_reaped().
+  std::unique_lock<std::mutex> g(g_reaped_mu);
+  if (!g_reaped_cv.wait_for(g, std::chrono::seconds(10), [pid] { return g_reaped.count(pid) > 0; })) {
+    throw internal_error("lost the exit status of child " + std::to_string(pid));
+  }
+  status = g_reaped[pid];
+  g_reaped.erase(pid);
+  return status;
+}
+}  // namespace
+
+void note_reaped(pid_t pid, int status) {
+  {
+    std::lock_guard<std::mutex> g(g_reaped_mu);
+    if (g_reaped.size() > 256) g_reaped.erase(g_reaped.begin());  // orphans nobody asks about
+    g_reaped[pid] = status;
+  }
+  g_reaped_cv.notify_all();
+}
 
 SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const SpawnOptions& o) {
   if (argv.empty()) throw internal_error("spawn: empty command");
@@ -101,10 +136,7 @@ Captured run_capture(const std::vector<std::string>& argv) {
     }
   }
   ::close(s.output_fd);
-  int status = 0;
-  while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  c.exit_code = exit_code(status);
+  c.exit_code = exit_code(wait_child(s.pid));
   return c;
 }
 
@@ -134,9 +166,7 @@ Captured run_capture(const std::vector<std::string>& argv, std::chrono::millisec
     ::poll(&p, 1, 50);
   }
   ::close(s.output_fd);
-  int status = 0;
-  while (::waitpid(s.pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const int status = wait_child(s.pid);
   if (killed) {
     throw Error(Exit::server, argv[0] + " " + (argv.size() > 1 ? argv[1] + " " : std::string()) + why + " after " +
                                   std::to_string(timeout.count() / 1000) + " s and was killed");

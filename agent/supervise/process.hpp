@@ -53,6 +53,12 @@ Captured run_capture(const std::vector<std::string>& argv);
 Captured run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                      const std::function<bool()>& cancelled);
 
+// The agent reaps every child as PID 1 must (waitpid(-1) on the loop thread), which can take
+// the exit status of a child another thread is waiting for (`nats-server -t` on the worker).
+// The reaper hands statuses of pids it does not own to note_reaped(); run_capture() finds its
+// child's status there.
+void note_reaped(pid_t pid, int status);
+
 // The current environment minus `drop` (names), plus `add` ("K=V", replacing same names).
 std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add);
 

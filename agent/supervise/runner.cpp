@@ -11,6 +11,7 @@
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
+#include "agent/core/text.hpp"
 #include "agent/io/fs.hpp"
 #include "agent/io/logging.hpp"
 #include "agent/sources/sources.hpp"
@@ -154,11 +155,11 @@ class Runner {
     const auto r = process::try_spawn(host_cmd_, env, {false, true, true});
     if (r.error_errno != 0) {
       return feed(supervise::ChildExited{ChildId::host, process::exec_failure_code(r.error_errno),
-                                         "cannot start host `" + supervise::one_line(host_cmd_[0]) +
+                                         "cannot start host `" + text::one_line(host_cmd_[0]) +
                                              "`: " + std::strerror(r.error_errno)});
     }
     kids_[static_cast<int>(ChildId::host)].pid = r.spawned.pid;
-    log_->info("started host `{}` (pid {})", supervise::one_line(host_cmd_[0]), r.spawned.pid);
+    log_->info("started host `{}` (pid {})", text::one_line(host_cmd_[0]), r.spawned.pid);
     feed(supervise::ChildStarted{ChildId::host});
   }
 
@@ -235,7 +236,7 @@ class Runner {
   }
 
   void do_action(const supervise::Log& l) {
-    const std::string msg = supervise::one_line(l.message);
+    const std::string msg = text::one_line(l.message);
     if (l.level == supervise::Log::error) log_->error("{}", msg);
     else if (l.level == supervise::Log::warn) log_->warn("{}", msg);
     else log_->info("{}", msg);
@@ -284,7 +285,8 @@ class Runner {
       k = ChildProc{};
       return feed(supervise::ChildExited{static_cast<ChildId>(i), process::exit_code(status), ""});
     }
-    // Any other pid: an orphan we reaped. Nothing to do.
+    // Any other pid: an orphan we reaped, or a short command a worker job waits for.
+    process::note_reaped(pid, status);
   }
 
   // An exception escaped a handler: stop the children in order and exit 70.
@@ -304,7 +306,7 @@ class Runner {
 
   int finish() {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
-    if (!error_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", supervise::one_line(error_).c_str());
+    if (!error_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", text::one_line(error_).c_str());
     if (init_only_ && code_ == 0 && prepared_) {
       log_->info("wrote {} and {}", prepared_->layout.nats_conf, c_.dev() ? "no credentials (dev mode)" : prepared_->layout.creds);
     }

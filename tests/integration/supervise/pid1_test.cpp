@@ -65,13 +65,22 @@ int term_after(Process& p, std::chrono::milliseconds settle, std::chrono::millis
 
 TEST_CASE("pid1: SIGTERM ends the agent promptly in every slow phase") {
   Hub hub;
-  SUBCASE("credentials file is a FIFO nobody writes") {
+  SUBCASE("credentials file or template is a FIFO nobody writes: refused at once, never read") {
     AgentSetup a(hub);
     const std::string fifo = a.dir / "creds.fifo";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     a.toml["credentials"]["file"] = AgentSetup::quote(fifo);
     auto p = a.start();
-    CHECK(term_after(*p, 700ms) >= 0);
+    const auto code = p->wait(5s);
+    REQUIRE(code);
+    CHECK(*code == 4);
+    CHECK(p->err().find("not a regular file") != std::string::npos);
+    AgentSetup b(hub);
+    b.toml["agent"]["template"] = AgentSetup::quote(fifo);
+    auto q = b.start();
+    const auto code2 = q->wait(5s);
+    REQUIRE(code2);
+    CHECK(*code2 == 3);
   }
   SUBCASE("agent.nats_server whose -t never returns") {
     AgentSetup a(hub);
@@ -207,13 +216,17 @@ TEST_CASE("pid1: a ready file that cannot be written does not take a healthy lea
 TEST_CASE("pid1: probes answer valid JSON whatever bytes the config holds") {
   Hub hub;
   AgentSetup a(hub);
-  // TOML refuses invalid UTF-8; the environment does not.
-  auto p = a.start({}, {{"LEAF_AGENT_AGENT_STATE_DIR", a.dir / "state-\xff\xfe"}});
+  // Invalid UTF-8 is refused when the config is read (exit 3, nothing started)...
+  const Result bad = agent({"run", "-c", a.write_config()}, {{"LEAF_AGENT_AGENT_STATE_DIR", a.dir / "state-\xff\xfe"}});
+  CHECK(bad.code == 3);
+  CHECK(bad.err.find("not valid UTF-8") != std::string::npos);
+  // ...and what is valid comes back intact in /status.
+  auto p = a.start({}, {{"LEAF_AGENT_AGENT_STATE_DIR", a.dir / "state-caf\xc3\xa9-\xe2\x9c\x93"}});
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   const auto r = http_get(a.health_url("/status"));
   CHECK(r.status == 200);
   CHECK(nlohmann::json::parse(r.body, nullptr, false).is_object());
-  CHECK(r.body.find("\xff") == std::string::npos);
+  CHECK(r.body.find("state-caf\xc3\xa9-\xe2\x9c\x93") != std::string::npos);
   CHECK(p->running());
   CHECK(p->stop() == 0);
 }

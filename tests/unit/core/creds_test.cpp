@@ -106,3 +106,44 @@ TEST_CASE("creds: validate names each problem") {
     CHECK(error_of([&] { creds::validate(c, kNow); }).find("seed: wrong length") == 0);
   }
 }
+
+TEST_CASE("creds: parse refuses what nats-server would misread, and keeps the harmless variants") {
+  const Minted m;
+  const SecretString good = m.text();
+  const std::string g(good.begin(), good.end());
+  const SecretString seed = m.user.seed();
+  const std::string want_seed(seed.begin(), seed.end());
+  // Compared in parentheses: doctest then prints no values (a seed never reaches test output).
+  auto seed_ok = [&](const creds::Creds& c) { return std::string(c.seed.begin(), c.seed.end()) == want_seed; };
+  // Positive: a BOM, CRLF, trailing whitespace, a blank line inside a block, the seed block first.
+  std::string crlf;
+  for (char ch : g) crlf += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
+  std::string spaced;
+  for (size_t p = 0, nl; p < g.size(); p = nl + 1) {
+    nl = g.find('\n', p);
+    spaced += g.substr(p, nl - p) + "  \t\n";
+  }
+  const std::string jwt_block = g.substr(0, g.find("\n\n") + 1);
+  const std::string seed_block = g.substr(g.find("-----BEGIN USER NKEY SEED"));
+  const std::string blank_inside = "-----BEGIN NATS USER JWT-----\n\n" + m.jwt + "\n\n------END NATS USER JWT------\n" + seed_block;
+  for (const std::string& text : {"\xEF\xBB\xBF" + g, crlf, spaced, blank_inside, seed_block + jwt_block}) {
+    const creds::Creds c = creds::parse(text);
+    CHECK(c.jwt == m.jwt);
+    CHECK(seed_ok(c));
+  }
+  // Negative: two JWT blocks, two seed blocks, two lines in a block, no END, junk in the JWT.
+  CHECK(error_of([&] { creds::parse(jwt_block + g); }) == "two JWT blocks; a .creds file holds one JWT and one seed");
+  CHECK(error_of([&] { creds::parse(g + seed_block); }) == "two seed blocks; a .creds file holds one JWT and one seed");
+  CHECK(error_of([&] {
+          creds::parse("-----BEGIN NATS USER JWT-----\n" + m.jwt + "\nmore\n------END NATS USER JWT------\n" + seed_block);
+        }) == "the JWT block holds more than one line; want one token");
+  CHECK(error_of([&] { creds::parse("-----BEGIN NATS USER JWT-----\n" + m.jwt + "\n"); }) == "the JWT block has no END line");
+  CHECK(error_of([&] { creds::parse("-----BEGIN NATS USER JWT-----\n------END NATS USER JWT------\n"); }) ==
+        "the JWT block is empty");
+  CHECK(error_of([&] {
+          creds::parse("-----BEGIN NATS USER JWT-----\n" + m.jwt + "\"}\n------END NATS USER JWT------\n" + seed_block);
+        }).find("not base64url") != std::string::npos);
+  // The messages never carry the seed.
+  const std::string e = error_of([&] { creds::parse(g + seed_block); });
+  CHECK((e.find(want_seed) == std::string::npos));
+}

@@ -29,3 +29,13 @@ TEST_CASE("duration: format is compact and never misleading") {
   CHECK(format_duration(Seconds(2 * 86400 + 3 * 3600 + 60)) == "2d3h");
   CHECK(format_utc(0) == "1970-01-01T00:00:00Z");
 }
+
+TEST_CASE("duration: huge values are refused, never overflowed") {
+  CHECK_FALSE(parse_duration("200000000d"));
+  CHECK_FALSE(parse_duration("9223372036854775807ms"));
+  CHECK_FALSE(parse_duration("99999999999999999999999s"));
+  CHECK_FALSE(parse_duration("36500d36500d"));  // each fine, the sum past the cap
+  CHECK(parse_duration("36500d") == Millis(36500LL * 86'400'000));
+  CHECK(parse_duration("200000d") == std::nullopt);  // past 100 years
+  CHECK(parse_duration("36499d") == Millis(36499LL * 86'400'000));
+}
