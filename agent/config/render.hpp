@@ -23,6 +23,10 @@ std::string render(std::string_view tmpl, const Data& data, const std::string& t
 
 #include "agent/config/config.hpp"
 
+namespace leaf::local_boundary {
+struct Chain;
+}
+
 namespace leaf::render {
 
 // Where the agent keeps its files: all under agent.state_dir (0700).
@@ -40,7 +44,10 @@ Layout layout(const config::Config& c);
 const char* builtin_template(const config::Config& c);
 
 // The nats-server configuration for `c`. Pure; holds no secrets (the creds are a file path).
+// With local.auth = jwt, `local` is the chain to trust (its public JWTs go in the config); when
+// null, a throwaway chain is minted so `render` shows the shape. A template that leaves the
+// chain out is refused: the leaf would otherwise run open while the agent reports jwt.
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& server_name);
+                        const std::string& server_name, const local_boundary::Chain* local = nullptr);
 
 }  // namespace leaf::render

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "agent/config/local_boundary.hpp"
+
 namespace leaf::health {
 
 namespace {
@@ -71,6 +73,9 @@ Check check_client(const config::Config& c) {
   natsOptions_SetTimeout(opts, 1000);
   natsOptions_SetAllowReconnect(opts, false);
   natsOptions_SetName(opts, "leaf-agent health");
+  // local.auth = jwt: the agent's own probe user (no subject rights), never the host's.
+  const std::string creds = c.local.jwt() ? local_boundary::health_creds_path(c) : std::string();
+  if (!creds.empty()) natsOptions_SetUserCredentialsFromFiles(opts, creds.c_str(), nullptr);
   natsStatus s = natsConnection_Connect(&conn, opts);
   if (s == NATS_OK) s = natsConnection_FlushTimeout(conn, 1000);
   Check out = s == NATS_OK ? Check{true, "flush ok on " + c.local.listen}

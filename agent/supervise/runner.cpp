@@ -84,14 +84,14 @@ void server_check_config(const config::Config& c, const std::string& conf_path) 
 
 }  // namespace
 
-std::string rendered_config(const config::Config& c) {
+std::string rendered_config(const config::Config& c, const local_boundary::Chain* local) {
   std::string tmpl = render::builtin_template(c);
   std::string name = c.dev() ? "dev.conf (built in)" : "leafnode.conf (built in)";
   if (!c.agent.template_path.empty()) {
     tmpl = fs::read_file(c.agent.template_path);
     name = c.agent.template_path;
   }
-  return render::nats_config(c, tmpl, name, server_name());
+  return render::nats_config(c, tmpl, name, server_name(), local);  // [local-boundary] pass the chain
 }
 
 Prepared check(const config::Config& c, const config::Environment& env) {
@@ -105,7 +105,8 @@ Prepared check(const config::Config& c, const config::Environment& env) {
                          std::to_string((*v)[0]) + "." + std::to_string((*v)[1]) + "." + std::to_string((*v)[2]));
     }
   }
-  p.nats_conf = rendered_config(c);
+  p.local = local_boundary::mint(c, unix_now());  // [local-boundary] hook 1: mint the local chain
+  p.nats_conf = rendered_config(c, &p.local);
   if (!c.dev()) {
     const auto now = unix_now();
     sources::Fetched f = sources::fetch(c, env, now);
@@ -123,6 +124,7 @@ void write(const config::Config& c, Prepared& p) {
   fs::ensure_private_dir(p.layout.dir, 0700);
   if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
   if (!c.dev()) fs::write_atomic(p.layout.creds, p.creds_text, 0600);
+  local_boundary::write_files(c, p.local);  // [local-boundary] hook 2: local.creds + health.creds (0600)
   fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600);
   server_check_config(c, p.layout.nats_conf);
 }
@@ -329,6 +331,7 @@ class Runner {
     std::vector<std::string> add = {"NATS_URL=nats://" + listen.str(), "WASMCLOUD_NATS_HOST=" + listen.host,
                                     "WASMCLOUD_NATS_PORT=" + std::to_string(listen.port)};
     if (!c_.upstream.jetstream_domain.empty()) add.push_back("WASMCLOUD_JS_DOMAIN=" + c_.upstream.jetstream_domain);
+    for (auto& v : local_boundary::host_env(c_, prepared_.local)) add.push_back(std::move(v));  // [local-boundary] hook 3
     const auto env = process::environment(sources::secret_env_names(c_), add);
     try {
       host_pid_ = process::spawn(host_cmd_, env, false, false).pid;
@@ -394,6 +397,7 @@ class Runner {
     if (host_pid_ > 0) return terminate(host_pid_, host_term_sent_, "host");
     if (nats_pid_ > 0) return terminate(nats_pid_, nats_term_sent_, "nats-server");
     if (!failure_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", failure_.c_str());
+    if (prepared_.local.enabled()) local_boundary::remove_files(c_);  // [local-boundary] hook 5: the chain dies with us
     loop_.stop();
   }
 
@@ -432,7 +436,8 @@ class Runner {
     }
     j["nats_server"] = {{"pid", nats_pid_}, {"restarts", restarts_}, {"config", prepared_.layout.nats_conf}};
     j["host"] = {{"running", host_pid_ > 0}, {"pid", host_pid_}};
-    j["local"] = {{"listen", c_.local.listen}, {"monitor", c_.local.monitor}};
+    j["local"] = {{"listen", c_.local.listen}, {"monitor", c_.local.monitor},
+                  {"auth", local_boundary::status(c_, prepared_.local)}};  // [local-boundary] hook 4
     if (ready_ms_) j["ready_after_ms"] = *ready_ms_;
     j["checks"] = report_.to_json()["checks"];
     return j;

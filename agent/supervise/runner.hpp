@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent/config/config.hpp"
+#include "agent/config/local_boundary.hpp"
 #include "agent/core/creds.hpp"
 #include "agent/config/render.hpp"
 
@@ -19,6 +20,7 @@ struct Prepared {
   std::string creds_origin;
   SecretString creds_text;              // to be written as upstream.creds
   std::string nats_conf;                // to be written as nats.conf
+  local_boundary::Chain local;          // [local-boundary] local.auth = jwt: the chain minted at this start
 };
 
 // Checks the files the config names, renders the config, fetches and validates credentials.
@@ -33,7 +35,8 @@ void write(const config::Config& c, Prepared& p);
 Prepared prepare(const config::Config& c, const config::Environment& env);
 
 // The rendered nats-server config for `c` (what `render` prints and `prepare` writes).
-std::string rendered_config(const config::Config& c);
+// [local-boundary] `local`: the chain to trust with local.auth = jwt (null: a throwaway one).
+std::string rendered_config(const config::Config& c, const local_boundary::Chain* local = nullptr);
 
 // Launch, supervise, gate. Returns the process exit code: the host's when one was given,
 // 0 after a clean SIGTERM, or the Exit code of the failure.
