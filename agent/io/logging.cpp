@@ -60,6 +60,9 @@ std::string relay_nats_line(const std::string& line) {
       break;
     }
   }
+  // The agent's own probe connects every few seconds; in operator mode (local.auth = jwt) the
+  // server notes each connection at info. Only info lines about that client go to debug.
+  if (lvl == spdlog::level::info && msg.find(":leaf-agent health\" - ") != std::string::npos) lvl = spdlog::level::debug;
   nats_server()->log(lvl, msg);
   return msg;
 }
