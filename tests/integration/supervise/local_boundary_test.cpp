@@ -61,7 +61,7 @@ TEST_CASE("local.auth = jwt: a separate local boundary in front of the upstream 
   // The host's credentials (from its environment) connect; so does local.creds (0600).
   CHECK(read_file(a.dir / "host.vars") == "variants=same\n");
   auto host = nats_connect(a.local_url(), a.dir / "host.creds");
-  REQUIRE_MESSAGE(host->ok(), host->error);
+  REQUIRE_MESSAGE(host->ok(), host->error + "\n" + agent->err());
   CHECK(file_mode(a.state("local.creds")) == 0600);
   CHECK(file_mode(a.state("health.creds")) == 0600);
   CHECK(nats_connect(a.local_url(), a.state("local.creds"))->ok());
@@ -188,8 +188,8 @@ TEST_CASE("run --dev with local.auth = jwt: the same boundary on a laptop, JetSt
   TempDir d;
   const int listen = free_port(), monitor = free_port(), health = free_port();
   Process agent({agent_bin(), "run", "--dev", "--state-dir", d / "state", "--listen", "127.0.0.1:" + std::to_string(listen),
-                 "--monitor", "127.0.0.1:" + std::to_string(monitor), "--health-listen", "127.0.0.1:" + std::to_string(health)},
-                {{"LEAF_AGENT_LOCAL_AUTH", "jwt"}});
+                 "--monitor", "127.0.0.1:" + std::to_string(monitor), "--health-listen", "127.0.0.1:" + std::to_string(health),
+                 "--local-auth", "jwt"});
   const std::string readyz = "http://127.0.0.1:" + std::to_string(health) + "/readyz";
   REQUIRE_MESSAGE(wait_until([&] { return http_get(readyz).status == 200; }, 30s), agent.err());
   const std::string url = "nats://127.0.0.1:" + std::to_string(listen);
