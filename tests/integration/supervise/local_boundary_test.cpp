@@ -61,7 +61,7 @@ TEST_CASE("local.auth = jwt: a separate local boundary in front of the upstream 
   // The host's credentials (from its environment) connect; so does local.creds (0600).
   CHECK(read_file(a.dir / "host.vars") == "variants=same\n");
   auto host = nats_connect(a.local_url(), a.dir / "host.creds");
-  REQUIRE_MESSAGE(host->ok(), natsStatus_GetText(host->status) + std::string(" / ") + host->error + "\n" + agent->err());
+  REQUIRE_MESSAGE(host->ok(), (std::string(natsStatus_GetText(host->status)) + " / " + host->error + "\n" + agent->err()));
   CHECK(file_mode(a.state("local.creds")) == 0600);
   CHECK(file_mode(a.state("health.creds")) == 0600);
   CHECK(nats_connect(a.local_url(), a.state("local.creds"))->ok());
