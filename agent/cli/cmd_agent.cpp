@@ -31,6 +31,7 @@ struct Common {
   std::string creds_file;
   std::string state_dir, listen, monitor, health_listen, ready_timeout, log_format, log_level, nats_server;
   CLI::Option* health_listen_opt = nullptr;  // given at all: "" is a value (disables the listener)
+  std::string local_auth;
 };
 
 void add_common(CLI::App* c, Common& o) {
@@ -41,6 +42,7 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--state-dir", o.state_dir, "agent.state_dir");
   c->add_option("--listen", o.listen, "local.listen (loopback host:port)");
   c->add_option("--monitor", o.monitor, "local.monitor (loopback host:port)");
+  c->add_option("--local-auth", o.local_auth, "local.auth: none (anonymous localhost) or jwt (a local trust chain)");
   o.health_listen_opt = c->add_option("--health-listen", o.health_listen, "agent.health_listen (loopback host:port, \"\" disables)");
   c->add_option("--ready-timeout", o.ready_timeout, "agent.ready_timeout (e.g. 60s)");
   c->add_option("--log-format", o.log_format, "agent.log_format: text or json");
@@ -94,7 +96,7 @@ config::Config load(const Common& o, const config::Environment& env, bool probe_
       {&o.state_dir, "agent.state_dir"},       {&o.listen, "local.listen"},
       {&o.monitor, "local.monitor"},           {&o.ready_timeout, "agent.ready_timeout"},
       {&o.log_format, "agent.log_format"},     {&o.log_level, "agent.log_level"},
-      {&o.nats_server, "agent.nats_server"}};
+      {&o.nats_server, "agent.nats_server"},   {&o.local_auth, "local.auth"}};
   for (const auto& [value, key] : simple) {
     if (!value->empty()) f[key] = *value;
   }

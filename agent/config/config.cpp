@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <functional>
 #include <sstream>
 #include <toml++/toml.h>
@@ -63,6 +64,11 @@ const std::vector<Field>& fields() {
       STR("credentials", "min_lifetime", credentials.min_lifetime),
       STR("local", "listen", local.listen),
       STR("local", "monitor", local.monitor),
+      STR("local", "auth", local.auth),
+      LIST("local", "host_pub_allow", local.host_pub_allow),
+      LIST("local", "host_pub_deny", local.host_pub_deny),
+      LIST("local", "host_sub_allow", local.host_sub_allow),
+      LIST("local", "host_sub_deny", local.host_sub_deny),
       STR("agent", "mode", agent.mode),
       STR("agent", "state_dir", agent.state_dir),
       STR("agent", "nats_server", agent.nats_server),
@@ -209,6 +215,44 @@ void require_loopback(const std::string& text, const std::string& what) {
   if (!is_loopback(hp.host)) {
     throw config_error(what + " = \"" + text + "\" is not a loopback address; the leaf listens on localhost only "
                        "(use 127.0.0.1:" + std::to_string(hp.port) + ")");
+  }
+}
+
+// A NATS subject or wildcard pattern as a permission list holds it: dot-separated non-empty
+// tokens, no whitespace, `>` only as the last token.
+bool is_subject_pattern(const std::string& s) {
+  if (s.empty() || s.find_first_of(" \t\r\n\"") != std::string::npos) return false;
+  std::stringstream ss(s);
+  std::string token;
+  size_t seen = 0, count = static_cast<size_t>(std::count(s.begin(), s.end(), '.')) + 1;
+  while (std::getline(ss, token, '.')) {
+    ++seen;
+    if (token.empty()) return false;
+    if (token.find_first_of("*>") != std::string::npos && token.size() > 1) return false;
+    if (token == ">" && seen != count) return false;
+  }
+  return seen == count && s.back() != '.';
+}
+
+void validate_local_auth(const Local& l) {
+  if (l.auth != "none" && l.auth != "jwt") {
+    throw config_error("local.auth must be \"none\" (anonymous localhost) or \"jwt\" (a local trust chain), not \"" +
+                       l.auth + "\"");
+  }
+  const std::pair<const char*, const std::vector<std::string>*> lists[] = {
+      {"local.host_pub_allow", &l.host_pub_allow}, {"local.host_pub_deny", &l.host_pub_deny},
+      {"local.host_sub_allow", &l.host_sub_allow}, {"local.host_sub_deny", &l.host_sub_deny}};
+  for (const auto& [name, list] : lists) {
+    // Permissions without authentication would promise a restriction nobody enforces.
+    if (!list->empty() && !l.jwt()) {
+      throw config_error(std::string(name) + " needs local.auth = \"jwt\": anonymous local clients have no permissions to limit");
+    }
+    for (const auto& subject : *list) {
+      if (!is_subject_pattern(subject)) {
+        throw config_error(std::string(name) + ": \"" + subject + "\" is not a NATS subject (tokens separated by dots, "
+                           "* for one token, > only at the end)");
+      }
+    }
   }
 }
 
@@ -384,6 +428,7 @@ void validate(const Config& c, bool probe_only) {
   if (!c.agent.server_name.empty() && !valid_server_name(c.agent.server_name)) {
     throw config_error("agent.server_name \"" + c.agent.server_name + "\" must be 1-64 letters, digits, '-', '_' or '.'");
   }
+  validate_local_auth(c.local);
   if (c.dev() || probe_only) return;  // no upstream, no credentials to check
 
   if (c.upstream.urls.empty()) {

@@ -44,6 +44,16 @@ struct Credentials {
 struct Local {
   std::string listen = "127.0.0.1:4222";
   std::string monitor = "127.0.0.1:8222";
+  // none: anonymous localhost clients (the sidecar default). jwt: a separate local security
+  // boundary, a trust chain minted at each start (agent/config/local_boundary.hpp).
+  std::string auth = "none";
+  // local.auth = jwt: the host's local user permissions; empty = no local restriction (the
+  // upstream account's own limits still apply at the hub).
+  std::vector<std::string> host_pub_allow;
+  std::vector<std::string> host_pub_deny;
+  std::vector<std::string> host_sub_allow;
+  std::vector<std::string> host_sub_deny;
+  bool jwt() const { return auth == "jwt"; }
 };
 
 struct Agent {

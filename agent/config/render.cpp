@@ -52,7 +52,9 @@ std::string render(std::string_view tmpl, const Data& data, const std::string& t
 
 }  // namespace leaf::render
 
+#include "agent/config/local_boundary.hpp"
 #include "agent/config/templates_builtin.hpp"
+#include "agent/core/duration.hpp"
 
 namespace leaf::render {
 
@@ -65,7 +67,7 @@ Layout layout(const config::Config& c) {
 const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
 
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& machine_name) {
+                        const std::string& machine_name, const local_boundary::Chain* local) {
   const Layout l = layout(c);
   Data d;
   d.set("version", std::string(LEAF_AGENT_VERSION));
@@ -93,7 +95,28 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   optional("key_file", c.upstream.key_file);
   optional("jetstream_domain", c.upstream.jetstream_domain);
   d.set("handshake_first", c.upstream.handshake_first);
+  local_boundary::Chain throwaway;
+  if (c.local.jwt() && (!local || !local->enabled())) {
+    throwaway = local_boundary::mint(c, unix_now());
+    local = &throwaway;
+  }
+  if (c.local.jwt()) {
+    d.set("local_jwt", true);
+    d.set("local_operator_jwt", local->operator_jwt);
+    d.set("local_system_account", local->system_account);
+    d.set("local_system_jwt", local->system_jwt);
+    d.set("local_account", local->account);
+    d.set("local_account_jwt", local->account_jwt);
+  } else {
+    d.set("local_jwt", false);
+  }
   std::string out = render(tmpl, d, template_name);
+  if (c.local.jwt() && (out.find(local->operator_jwt) == std::string::npos ||
+                        out.find(local->account_jwt) == std::string::npos ||
+                        (!c.dev() && out.find("account: \"" + local->account + "\"") == std::string::npos))) {
+    throw config_error("template " + template_name + " leaves out the local trust chain that local.auth = \"jwt\" needs; "
+                       "copy the {{#local_jwt}} sections of the built-in template into it");
+  }
   config::check_local_only(out, template_name);  // the promise holds for any template, checked on the result
   return out;
 }

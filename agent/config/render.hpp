@@ -27,6 +27,10 @@ std::string render(std::string_view tmpl, const Data& data, const std::string& t
 
 #include "agent/config/config.hpp"
 
+namespace leaf::local_boundary {
+struct Chain;
+}
+
 namespace leaf::render {
 
 // Where the agent keeps its files: all under agent.state_dir (0700).
@@ -47,7 +51,10 @@ const char* builtin_template(const config::Config& c);
 // `machine_name` is the machine-wide base name ("leaf-<hostname>"); the server name written is
 // config::server_name(c, machine_name), unique per agent. The result is held to the local-only
 // promise (config::check_local_only) whatever the template: Error(Exit::config) otherwise.
+// With local.auth = jwt, `local` is the chain to trust (its public JWTs go in the config); when
+// null, a throwaway chain is minted so `render` shows the shape. A template that leaves the
+// chain out is refused: the leaf would otherwise run open while the agent reports jwt.
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& machine_name);
+                        const std::string& machine_name, const local_boundary::Chain* local = nullptr);
 
 }  // namespace leaf::render

@@ -33,6 +33,17 @@ const char* key_role(const std::string& key) {
 }
 }  // namespace
 
+std::string boundary(const jwt::Token& token) {
+  const auto nats = token.claims.find("nats");
+  if (nats == token.claims.end() || !nats->is_object()) return {};
+  const auto tags = nats->find("tags");
+  if (tags == nats->end() || !tags->is_array()) return {};
+  for (const auto& t : *tags) {
+    if (t.is_string() && t.get<std::string>() == kLocalBoundaryTag) return "local";
+  }
+  return {};
+}
+
 Report inspect(std::string_view text, std::int64_t now) {
   Report r;
   r.now = now;
@@ -70,6 +81,10 @@ std::string to_text(const Report& r) {
   };
   line("type:", t.type());
   line("name:", t.name());
+  if (boundary(t) == "local") {
+    line("boundary:", "local (leaf-agent's local trust chain: minted at agent start, trusted only by that agent's "
+                      "leaf client port, never by the upstream)");
+  }
   line("subject:", t.subject());
   std::string iss = t.issuer() + " (" + key_role(t.issuer()) + ")";
   if (!t.issuer_account().empty() && t.issuer_account() != t.issuer()) iss = t.issuer() + " (account signing key)";
@@ -108,6 +123,8 @@ jwt::Json to_json(const Report& r) {
   const jwt::Token& t = *r.token;
   j["type"] = t.type();
   j["name"] = t.name();
+  const std::string b = boundary(t);
+  j["boundary"] = b.empty() ? jwt::Json() : jwt::Json(b);
   j["subject"] = t.subject();
   j["issuer"] = t.issuer();
   if (!t.issuer_account().empty()) j["issuer_account"] = t.issuer_account();

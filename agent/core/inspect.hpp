@@ -10,6 +10,12 @@
 
 namespace leaf::inspect {
 
+// The tag on every JWT of leaf-agent's local trust chain (local.auth = "jwt").
+inline constexpr const char* kLocalBoundaryTag = "leaf-agent:local-boundary";
+
+// "local" for a JWT of leaf-agent's local trust chain, "" otherwise.
+std::string boundary(const jwt::Token& token);
+
 struct Report {
   bool decoded = false;          // false: nothing readable, only `error` is set
   std::optional<jwt::Token> token;

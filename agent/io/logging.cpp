@@ -64,6 +64,9 @@ std::string relay_nats_line(const std::string& line) {
   }
   // The child's bytes reach our log and our one-line errors: no raw escapes or invalid bytes.
   msg = text::one_line(msg);
+  // The agent's own probe connects every few seconds; in operator mode (local.auth = jwt) the
+  // server notes each connection at info. Only info lines about that client go to debug.
+  if (lvl == spdlog::level::info && msg.find(":leaf-agent health\" - ") != std::string::npos) lvl = spdlog::level::debug;
   nats_server()->log(lvl, msg);
   return msg;
 }

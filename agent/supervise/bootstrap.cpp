@@ -174,6 +174,7 @@ void write_files(Context& ctx, Prepared& p, const SecretString& creds_text) {
     throw;
   }
   if (!c.dev()) fs::write_atomic(p.layout.creds, creds_text, 0600);
+  local_boundary::write_files(c, p.local);  // local.creds + health.creds (0600)
   if (::rename(candidate.c_str(), p.layout.nats_conf.c_str()) != 0) {
     ::unlink(candidate.c_str());
     throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
@@ -181,14 +182,14 @@ void write_files(Context& ctx, Prepared& p, const SecretString& creds_text) {
 }
 }  // namespace
 
-std::string rendered_config(const config::Config& c) {
+std::string rendered_config(const config::Config& c, const local_boundary::Chain* local) {
   std::string tmpl = render::builtin_template(c);
   std::string name = c.dev() ? "dev.conf (built in)" : "leafnode.conf (built in)";
   if (!c.agent.template_path.empty()) {
     tmpl = fs::read_file(c.agent.template_path);
     name = c.agent.template_path;
   }
-  return render::nats_config(c, tmpl, name, machine_name());
+  return render::nats_config(c, tmpl, name, machine_name(), local);
 }
 
 void rewrite_nats_conf(const Prepared& p) { fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600); }
@@ -210,7 +211,8 @@ Prepared run(Context& ctx) {
                          std::to_string((*v)[0]) + "." + std::to_string((*v)[1]) + "." + std::to_string((*v)[2]));
     }
   }
-  p.nats_conf = rendered_config(c);
+  p.local = local_boundary::mint(c, unix_now());  // fresh keys each start; none when local.auth = none
+  p.nats_conf = rendered_config(c, &p.local);
   check_cancelled(ctx);
 
   // 2. Credentials: fetched, validated, and normalised (never the bytes as fetched).

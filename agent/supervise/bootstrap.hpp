@@ -15,6 +15,7 @@
 #include <string>
 
 #include "agent/config/config.hpp"
+#include "agent/config/local_boundary.hpp"
 #include "agent/config/render.hpp"
 #include "agent/core/creds.hpp"
 #include "agent/io/lock.hpp"
@@ -36,13 +37,15 @@ struct Prepared {
   std::string creds_origin;
   std::string nats_conf;                  // the text nats-server -t accepted (rewritten before restarts)
   std::chrono::milliseconds fastest_probe{0};
+  local_boundary::Chain local;            // local.auth = jwt: the chain minted at this start
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
 };
 
 Prepared run(Context& ctx);
 
 // The rendered nats-server config (what `render` prints and the bootstrap writes). No secrets.
-std::string rendered_config(const config::Config& c);
+// `local`: the chain to trust with local.auth = jwt (null: a throwaway one, for `render`).
+std::string rendered_config(const config::Config& c, const local_boundary::Chain* local = nullptr);
 
 // Writes the checked config again before nats-server is (re)started, so a config planted in
 // state_dir since is never what runs.

@@ -12,6 +12,8 @@
 
 #include "agent/core/error.hpp"
 
+#include "agent/config/local_boundary.hpp"
+
 namespace leaf::health {
 
 namespace {
@@ -149,7 +151,7 @@ Check check_leaf(const config::Config& c, LeafInfo* info) {
 }
 
 namespace {
-natsStatus connect_local(const std::string& listen, int timeout_ms, natsConnection** conn) {
+natsStatus connect_local(const std::string& listen, const std::string& creds, int timeout_ms, natsConnection** conn) {
   natsOptions* opts = nullptr;
   if (natsOptions_Create(&opts) != NATS_OK) return NATS_NO_MEMORY;
   const std::string url = "nats://" + listen;
@@ -157,6 +159,8 @@ natsStatus connect_local(const std::string& listen, int timeout_ms, natsConnecti
   natsOptions_SetTimeout(opts, timeout_ms);
   natsOptions_SetAllowReconnect(opts, false);
   natsOptions_SetName(opts, "leaf-agent health");
+  // local.auth = jwt: the agent's own probe user (no subject rights), never the host's.
+  if (!creds.empty()) natsOptions_SetUserCredentialsFromFiles(opts, creds.c_str(), nullptr);
   natsStatus s = natsConnection_Connect(conn, opts);
   natsOptions_Destroy(opts);
   return s;
@@ -165,7 +169,8 @@ natsStatus connect_local(const std::string& listen, int timeout_ms, natsConnecti
 
 Check check_client(const config::Config& c) {
   natsConnection* conn = nullptr;
-  natsStatus s = connect_local(c.local.listen, 1000, &conn);
+  const std::string creds = c.local.jwt() ? local_boundary::health_creds_path(c) : std::string();
+  natsStatus s = connect_local(c.local.listen, creds, 1000, &conn);
   if (s == NATS_OK) s = natsConnection_FlushTimeout(conn, 1000);
   Check out = s == NATS_OK ? Check{true, "flush ok on " + c.local.listen}
                            : Check{false, std::string("client on ") + c.local.listen + ": " + natsStatus_GetText(s)};
@@ -173,7 +178,8 @@ Check check_client(const config::Config& c) {
   return out;
 }
 
-LocalClient::LocalClient(std::string listen, int timeout_ms) : listen_(std::move(listen)), timeout_ms_(timeout_ms) {}
+LocalClient::LocalClient(std::string listen, int timeout_ms, std::string creds)
+    : listen_(std::move(listen)), creds_(std::move(creds)), timeout_ms_(timeout_ms) {}
 
 LocalClient::~LocalClient() { reset(); }
 
@@ -187,7 +193,7 @@ Check LocalClient::check() {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (conn_ && natsConnection_IsClosed(conn_)) reset();
     const bool fresh = conn_ == nullptr;
-    natsStatus s = fresh ? connect_local(listen_, timeout_ms_, &conn_) : NATS_OK;
+    natsStatus s = fresh ? connect_local(listen_, creds_, timeout_ms_, &conn_) : NATS_OK;
     if (s == NATS_OK) s = natsConnection_FlushTimeout(conn_, timeout_ms_);
     if (s == NATS_OK) return {true, "flush ok on " + listen_};
     reset();

@@ -56,7 +56,8 @@ Report check_all(const config::Config& c, bool server_running, LeafInfo* info);
 // so a restarted nats-server is picked up at the next check. Not thread safe: one caller.
 class LocalClient {
  public:
-  explicit LocalClient(std::string listen, int timeout_ms = 1000);
+  // `creds`: a .creds file to authenticate with (local.auth = jwt), or "".
+  explicit LocalClient(std::string listen, int timeout_ms = 1000, std::string creds = "");
   ~LocalClient();
   LocalClient(const LocalClient&) = delete;
   LocalClient& operator=(const LocalClient&) = delete;
@@ -66,6 +67,7 @@ class LocalClient {
 
  private:
   std::string listen_;
+  std::string creds_;
   int timeout_ms_;
   natsConnection* conn_ = nullptr;
 };

@@ -150,6 +150,7 @@ class Runner {
     std::vector<std::string> add = {"NATS_URL=nats://" + listen.str(), "WASMCLOUD_NATS_HOST=" + listen.host,
                                     "WASMCLOUD_NATS_PORT=" + std::to_string(listen.port)};
     if (!c_.upstream.jetstream_domain.empty()) add.push_back("WASMCLOUD_JS_DOMAIN=" + c_.upstream.jetstream_domain);
+    for (auto& v : local_boundary::host_env(c_, prepared_->local)) add.push_back(std::move(v));
     const auto env = process::environment(sources::secret_env_names(c_), add);
     // Its own process group: a stop reaches whatever the host started.
     const auto r = process::try_spawn(host_cmd_, env, {false, true, true});
@@ -306,6 +307,8 @@ class Runner {
 
   int finish() {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
+    // The local chain dies with the agent (init leaves it: another process runs the server).
+    if (!init_only_ && prepared_ && prepared_->local.enabled()) local_boundary::remove_files(c_);
     if (!error_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", text::one_line(error_).c_str());
     if (init_only_ && code_ == 0 && prepared_) {
       log_->info("wrote {} and {}", prepared_->layout.nats_conf, c_.dev() ? "no credentials (dev mode)" : prepared_->layout.creds);
@@ -365,7 +368,8 @@ class Runner {
     j["nats_server"] = {{"pid", nats}, {"restarts", sup_.nats_restarts()},
                         {"config", prepared_ ? prepared_->layout.nats_conf : std::string()}};
     j["host"] = {{"running", host > 0}, {"pid", host}};
-    j["local"] = {{"listen", c_.local.listen}, {"monitor", c_.local.monitor}};
+    j["local"] = {{"listen", c_.local.listen}, {"monitor", c_.local.monitor},
+                  {"auth", prepared_ ? local_boundary::status(c_, prepared_->local) : Json()}};
     if (auto after = sup_.ready_after()) j["ready_after_ms"] = after->count();
     j["checks"] = report_.to_json()["checks"];
     return j;
