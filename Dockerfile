@@ -39,7 +39,8 @@ RUN printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-e
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       nats-server ca-certificates $(cat /tmp/runtime-packages) \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* /tmp/runtime-packages \
- && useradd --system --uid 65532 --user-group --home-dir /run/leaf-agent --shell /usr/sbin/nologin leaf \
+ && groupadd --system --gid 65532 leaf \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /run/leaf-agent --shell /usr/sbin/nologin leaf \
  && install -d -o leaf -g leaf -m 0700 /run/leaf-agent \
  && install -d -m 0755 /etc/leaf-agent
 COPY --from=build /src/build/leaf-agent /usr/local/bin/leaf-agent

@@ -7,7 +7,7 @@
 
 using namespace harness;
 
-TEST_CASE("agent health --live: live through a hub outage that makes it not ready; not live once the agent is gone") {
+TEST_CASE("agent health --live: live through a hub outage that makes it not ready, not live once the agent is gone") {
   Hub hub;
   AgentSetup a(hub);
   auto agent_proc = a.start();
