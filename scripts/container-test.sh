@@ -36,6 +36,10 @@ sidecar=leafct-sidecar-$$ dev=leafct-dev-$$ probe=leafct-probe-$$
 compose_sidecar=(docker-compose -p "$sidecar" -f compose/docker-compose.yml)
 compose_dev=(docker-compose -p "$dev" -f compose/docker-compose.dev.yml)
 
+# The host first: podman refuses to remove a container whose network namespace another one uses,
+# and docker-compose 1.x removes them in parallel.
+stack_down() { "$@" rm -fsv host >/dev/null 2>&1; "$@" down -v --remove-orphans; }
+
 cleanup() {
   local code=$?
   set +e
@@ -43,8 +47,8 @@ cleanup() {
     for c in "${compose_sidecar[*]}" "${compose_dev[*]}"; do $c logs --no-color --tail=40 2>/dev/null; done
   fi
   docker rm -f "$probe" >/dev/null 2>&1
-  "${compose_sidecar[@]}" down -v --remove-orphans >/dev/null 2>&1
-  "${compose_dev[@]}" down -v --remove-orphans >/dev/null 2>&1
+  stack_down "${compose_sidecar[@]}" >/dev/null 2>&1
+  stack_down "${compose_dev[@]}" >/dev/null 2>&1
   docker volume rm -f "$probe-hub" >/dev/null 2>&1
   [ $started_engine -eq 1 ] && "$engine" down
   say "container test $([ $code -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - t0)) s"
@@ -128,7 +132,7 @@ check_stack() {  # name, request-runner (command prefix that runs leaf-echo), co
   [ "$(docker inspect -f '{{.State.ExitCode}}' "$leaf")" = 0 ] || { docker logs "$leaf"; fail "$name: the agent did not exit 0 on stop"; }
   [ "$(docker inspect -f '{{.State.ExitCode}}' "$host")" = 0 ] || fail "$name: the host did not exit 0 on stop"
   say "$name: stop: host stopped $(((leaf_end - host_end) / 1000000)) ms before the leaf; both exited 0"
-  "$@" down -v
+  stack_down "$@"
 }
 
 hub_request() {  # runs in the hub container, as a client of the hub with the dev hub's client creds
