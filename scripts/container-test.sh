@@ -66,7 +66,7 @@ docker build -q -t "$demo" --target demo --build-arg VERSION="$version" --build-
 say "image checks"
 out=$(docker run --rm "$image" --version)
 [ "$out" = "leaf-agent $version" ] || fail "--version printed '$out', want 'leaf-agent $version'"
-docker run --rm --entrypoint nats-server "$image" --version | grep -q '^nats-server: v' || fail "nats-server --version"
+grep -q '^nats-server: v' <<<"$(docker run --rm --entrypoint nats-server "$image" --version)" || fail "nats-server --version"
 [ "$(docker run --rm --entrypoint id "$image" -u)" = 65532 ] || fail "the image does not run as uid 65532"
 [ "$(docker image inspect -f '{{.Config.User}}' "$image")" = 65532:65532 ] || fail "USER is not 65532:65532"
 missing=$(docker run --rm --entrypoint sh "$image" -c 'ldd /usr/local/bin/leaf-agent /usr/bin/nats-server 2>&1 | grep -F "not found"' || true)
@@ -84,7 +84,7 @@ docker run --rm --user 0:0 --entrypoint sh -v "$probe-hub:/hub" "$image" \
 docker run -d --name "$probe" -v "$probe-hub:/hub:ro" \
   -e LEAF_AGENT_UPSTREAM_URLS=tls://127.0.0.1:17422 -e LEAF_AGENT_UPSTREAM_CA_FILE=/hub/ca.pem \
   -e LEAF_AGENT_CREDENTIALS_FILE=/hub/leaf.creds "$image" >/dev/null
-for _ in $(seq 100); do docker logs "$probe" 2>&1 | grep -qi upstream && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qi upstream <<<"$(docker logs "$probe" 2>&1)" && break; sleep 0.1; done
 [ "$(docker inspect -f '{{.State.Running}}' "$probe")" = true ] || { docker logs "$probe"; fail "the agent did not keep trying the upstream"; }
 # The image's HEALTHCHECK (leaf-agent health) applies: not healthy while the upstream is down.
 health=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$probe")
@@ -107,11 +107,17 @@ check_stack() {  # name, request-runner (command prefix that runs leaf-echo), co
   "$@" up -d --no-build
   leaf=$(container leaf "$@") host=$(container host "$@")
   [ "$(docker inspect -f '{{.State.Health.Status}}' "$leaf")" = healthy ] || fail "$name: leaf is not healthy"
-  for _ in $(seq 150); do docker logs "$host" 2>&1 | grep -q 'leaf-echo: serving demo.echo' && break; sleep 0.2; done
-  docker logs "$host" 2>&1 | grep -q 'leaf-echo: serving demo.echo' || { docker logs "$host"; fail "$name: the host responder did not start"; }
+  # (logs captured first: `grep -q` in a pipe would SIGPIPE docker logs and fail under pipefail)
+  local logs=""
+  for _ in $(seq 150); do
+    logs=$(docker logs "$host" 2>&1)
+    grep -q 'leaf-echo: serving demo.echo' <<<"$logs" && break
+    sleep 0.2
+  done
+  grep -q 'leaf-echo: serving demo.echo' <<<"$logs" || { echo "$logs"; fail "$name: the host responder did not start"; }
   # The host's first act records what the leaf said at that moment: ready, so it started after.
-  docker logs "$host" 2>&1 | grep -q '^host: started; leaf-agent health: ready$' ||
-    { docker logs "$host"; fail "$name: the host started before the leaf was ready"; }
+  grep -q '^host: started; leaf-agent health: ready$' <<<"$logs" ||
+    { echo "$logs"; fail "$name: the host started before the leaf was ready"; }
   for svc in $("$@" ps --services); do
     c=$(container "$svc" "$@")
     [ "$(docker inspect -f '{{.State.Running}}' "$c")" = true ] || continue
