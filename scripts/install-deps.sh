@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libnats-dev libsodium-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libkainjow-mustache-dev
-  nats-server openssl ca-certificates curl iproute2
+  nats-server openssl ca-certificates curl iproute2 python3 python3-yaml
   clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
 )
 

@@ -134,6 +134,18 @@ bool ready_now(const config::Config& c, std::string* detail) {
   *detail = "ready";
   return true;
 }
+// Liveness: the agent's loop answers /livez. A hub outage makes it not ready, never not live.
+bool live_now(const config::Config& c, std::string* detail) {
+  if (c.agent.health_listen.empty())
+    throw config_error("health --live asks /livez on agent.health_listen, which is disabled: set agent.health_listen");
+  const auto r = health::http_get_local(c.agent.health_listen, "/livez", 1000);
+  if (r.status == 0) {
+    *detail = "agent not answering on " + c.agent.health_listen + " (" + r.error + ")";
+    return false;
+  }
+  *detail = r.status == 200 ? "live" : "not live: HTTP " + std::to_string(r.status);
+  return r.status == 200;
+}
 }  // namespace
 
 void add_agent(CLI::App& app) {
@@ -196,14 +208,17 @@ void add_agent(CLI::App& app) {
 
   // ---- health ----
   auto health_o = std::make_shared<Common>();
+  auto live = std::make_shared<bool>(false);
   CLI::App* health_cmd = app.add_subcommand(
       "health", "Exit 0 if the agent reports ready, 1 if not (exec probes, docker HEALTHCHECK). Asks /readyz\n"
                 "on agent.health_listen, or checks the ready file when that is disabled.");
   add_common(health_cmd, *health_o);
-  health_cmd->callback([health_o] {
+  health_cmd->add_flag("--live", *live,
+                       "ask /livez instead (liveness probe: the agent runs and answers, ready or not)");
+  health_cmd->callback([health_o, live] {
     const config::Config c = load(*health_o, current_environment(), true);
     std::string detail;
-    const bool ok = ready_now(c, &detail);
+    const bool ok = *live ? live_now(c, &detail) : ready_now(c, &detail);
     std::cout << detail << "\n";
     if (!ok) set_exit_code(static_cast<int>(Exit::failure));
   });

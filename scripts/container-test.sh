@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The image and the compose stacks, used as a user would with plain docker / docker-compose:
+#   1. builds the image (and its `demo` stage, with the leaf-echo stand-in host);
+#   2. checks the image: --version of both binaries, non-root user, no library missing (ldd),
+#      OCI labels, size; SIGTERM during startup (upstream not answering) stops it promptly;
+#   3. compose/docker-compose.yml (dev hub, leaf, host): the leaf turns healthy, the host starts
+#      only after it, a request from the hub reaches the responder in the host through the leaf,
+#      `stop` stops the host before the leaf, every process runs as non-root;
+#   4. compose/docker-compose.dev.yml (run --dev): the same gate, a request through the local
+#      server, the same stop order.
+# Needs a Docker API: DOCKER_HOST, a running Docker, or (on the development machines, no Docker
+# daemon) ../shared/containers/engine.sh, which this script starts and stops when it is not up yet.
+# Removes every container, network and volume it created, also on failure; keeps the images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t0=$SECONDS
+say() { printf '== [%3ds] %s\n' $((SECONDS - t0)) "$*"; }
+fail() { echo "container-test: FAIL: $*" >&2; exit 1; }
+
+engine=../shared/containers/engine.sh
+engine_sock=${ENGINE_DIR:-/tmp/containers-engine}/podman.sock
+started_engine=0
+if [ -z "${DOCKER_HOST:-}" ] && ! docker info >/dev/null 2>&1; then
+  [ -x "$engine" ] || fail "no Docker API (DOCKER_HOST unset, docker info fails) and no $engine"
+  # Someone else's engine (same socket) is left running at the end; one we start is stopped.
+  curl -sf --unix-socket "$engine_sock" http://d/_ping >/dev/null 2>&1 || started_engine=1
+  say "starting the container engine ($engine up)"
+  eval "$("$engine" up)"
+fi
+
+version=$(sed -n 's/^project(leaf-agent VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+image=leaf-agent:dev          # the tags compose/*.yml use
+demo=leaf-agent-demo:dev
+sidecar=leafct-sidecar-$$ dev=leafct-dev-$$ probe=leafct-probe-$$
+compose_sidecar=(docker-compose -p "$sidecar" -f compose/docker-compose.yml)
+compose_dev=(docker-compose -p "$dev" -f compose/docker-compose.dev.yml)
+
+# The host first: podman refuses to remove a container whose network namespace another one uses,
+# and docker-compose 1.x removes them in parallel.
+stack_down() { "$@" rm -fsv host >/dev/null 2>&1; "$@" down -v --remove-orphans; }
+
+cleanup() {
+  local code=$?
+  set +e
+  if [ $code -ne 0 ]; then
+    for c in "${compose_sidecar[*]}" "${compose_dev[*]}"; do $c logs --no-color --tail=40 2>/dev/null; done
+  fi
+  docker rm -f "$probe" >/dev/null 2>&1
+  stack_down "${compose_sidecar[@]}" >/dev/null 2>&1
+  stack_down "${compose_dev[@]}" >/dev/null 2>&1
+  docker volume rm -f "$probe-hub" >/dev/null 2>&1
+  [ $started_engine -eq 1 ] && "$engine" down
+  say "container test $([ $code -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - t0)) s"
+  exit $code
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- 1. build --------------------------------------------------------------------------------
+say "building $image and $demo (version $version, revision $revision)"
+docker build -q -t "$image" --build-arg VERSION="$version" --build-arg REVISION="$revision" . >/dev/null
+docker build -q -t "$demo" --target demo --build-arg VERSION="$version" --build-arg REVISION="$revision" . >/dev/null
+
+# ---- 2. the image by itself ------------------------------------------------------------------
+say "image checks"
+out=$(docker run --rm "$image" --version)
+[ "$out" = "leaf-agent $version" ] || fail "--version printed '$out', want 'leaf-agent $version'"
+grep -q '^nats-server: v' <<<"$(docker run --rm --entrypoint nats-server "$image" --version)" || fail "nats-server --version"
+[ "$(docker run --rm --entrypoint id "$image" -u)" = 65532 ] || fail "the image does not run as uid 65532"
+[ "$(docker image inspect -f '{{.Config.User}}' "$image")" = 65532:65532 ] || fail "USER is not 65532:65532"
+missing=$(docker run --rm --entrypoint sh "$image" -c 'ldd /usr/local/bin/leaf-agent /usr/bin/nats-server 2>&1 | grep -F "not found"' || true)
+[ -z "$missing" ] || fail "libraries missing in the image: $missing"
+[ "$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image")" = "$version" ] ||
+  fail "label org.opencontainers.image.version is not $version"
+size=$(docker image inspect -f '{{.Size}}' "$image")
+base=$(docker image inspect -f '{{.Size}}' debian:bookworm-slim)
+say "image size $((size / 1000000)) MB: debian:bookworm-slim here $((base / 1000000)) MB + $(((size - base) / 1000000)) MB of leaf-agent, nats-server and libraries"
+
+# SIGTERM while the agent waits for an upstream that does not answer: it must stop at once.
+docker volume create "$probe-hub" >/dev/null
+docker run --rm --user 0:0 --entrypoint sh -v "$probe-hub:/hub" "$image" \
+  -c 'leaf-agent dev-hub --dir /hub --force >/dev/null && chown -R 65532:65532 /hub'
+docker run -d --name "$probe" -v "$probe-hub:/hub:ro" \
+  -e LEAF_AGENT_UPSTREAM_URLS=tls://127.0.0.1:17422 -e LEAF_AGENT_UPSTREAM_CA_FILE=/hub/ca.pem \
+  -e LEAF_AGENT_CREDENTIALS_FILE=/hub/leaf.creds "$image" >/dev/null
+for _ in $(seq 100); do grep -qi upstream <<<"$(docker logs "$probe" 2>&1)" && break; sleep 0.1; done
+[ "$(docker inspect -f '{{.State.Running}}' "$probe")" = true ] || { docker logs "$probe"; fail "the agent did not keep trying the upstream"; }
+# The image's HEALTHCHECK (leaf-agent health) applies: not healthy while the upstream is down.
+health=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$probe")
+case $health in starting | unhealthy) ;; *) fail "the container has no HEALTHCHECK from the image (health '$health')" ;; esac
+start=$(date +%s%N)
+docker stop -t 20 "$probe" >/dev/null
+stop_ms=$((($(date +%s%N) - start) / 1000000))
+say "docker stop during startup: ${stop_ms} ms, exit code $(docker inspect -f '{{.State.ExitCode}}' "$probe")"
+[ $stop_ms -lt 5000 ] || fail "the agent took ${stop_ms} ms to stop on SIGTERM during startup (PID 1 signal handling?)"
+docker rm -f "$probe" >/dev/null
+
+# ---- 3. and 4. the compose stacks ------------------------------------------------------------
+container() { local svc=$1; shift; "$@" ps -q "$svc"; }
+finished_ns() { date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$1")" +%s%N; }
+
+check_stack() {  # name, request-runner (command prefix that runs leaf-echo), compose command...
+  local name=$1 requester=$2; shift 2
+  local leaf host
+  say "$name: up (blocks until the leaf is healthy, then starts the host)"
+  "$@" up -d --no-build
+  leaf=$(container leaf "$@") host=$(container host "$@")
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$leaf")" = healthy ] || fail "$name: leaf is not healthy"
+  # (logs captured first: `grep -q` in a pipe would SIGPIPE docker logs and fail under pipefail)
+  local logs=""
+  for _ in $(seq 150); do
+    logs=$(docker logs "$host" 2>&1)
+    grep -q 'leaf-echo: serving demo.echo' <<<"$logs" && break
+    sleep 0.2
+  done
+  grep -q 'leaf-echo: serving demo.echo' <<<"$logs" || { echo "$logs"; fail "$name: the host responder did not start"; }
+  # The host's first act records what the leaf said at that moment: ready, so it started after.
+  grep -q '^host: started; leaf-agent health: ready$' <<<"$logs" ||
+    { echo "$logs"; fail "$name: the host started before the leaf was ready"; }
+  for svc in $("$@" ps --services); do
+    c=$(container "$svc" "$@")
+    [ "$(docker inspect -f '{{.State.Running}}' "$c")" = true ] || continue
+    uid=$(docker exec "$c" id -u)
+    [ "$uid" != 0 ] || fail "$name: service $svc runs as root"
+  done
+  local reply=""
+  for _ in $(seq 50); do  # the responder's interest reaches the hub shortly after it subscribed
+    reply=$($requester leaf-echo request demo.echo "hello from $name" 2>/dev/null) && break
+    sleep 0.2
+  done
+  [ "$reply" = "echo: hello from $name" ] || fail "$name: no reply through the leaf (got '$reply')"
+  say "$name: request answered by the host: '$reply'"
+  "$@" stop
+  local host_end leaf_end
+  host_end=$(finished_ns "$host") leaf_end=$(finished_ns "$leaf")
+  [ "$host_end" -le "$leaf_end" ] || fail "$name: the leaf stopped before the host"
+  [ "$(docker inspect -f '{{.State.ExitCode}}' "$leaf")" = 0 ] || { docker logs "$leaf"; fail "$name: the agent did not exit 0 on stop"; }
+  [ "$(docker inspect -f '{{.State.ExitCode}}' "$host")" = 0 ] || fail "$name: the host did not exit 0 on stop"
+  say "$name: stop: host stopped $(((leaf_end - host_end) / 1000000)) ms before the leaf; both exited 0"
+  stack_down "$@"
+}
+
+hub_request() {  # runs in the hub container, as a client of the hub with the dev hub's client creds
+  docker exec -e NATS_URL=tls://127.0.0.1:14222 -e NATS_CREDS=/hub/client.creds -e NATS_CA=/hub/ca.pem \
+    "$(container hub "${compose_sidecar[@]}")" "$@"
+}
+dev_request() { docker exec "$(container host "${compose_dev[@]}")" "$@"; }
+
+"${compose_sidecar[@]}" config -q
+"${compose_dev[@]}" config -q
+check_stack sidecar hub_request "${compose_sidecar[@]}"
+check_stack dev dev_request "${compose_dev[@]}"
