@@ -154,7 +154,7 @@ std::size_t remove_stale_temp_files(const std::string& dir) {
   return removed;
 }
 
-void write_atomic(const std::string& path, std::string_view content, mode_t mode) {
+void write_atomic(const std::string& path, std::string_view content, mode_t mode, Durability durability) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
     throw config_error("refusing to write " + path + ": it is a symlink");
@@ -185,8 +185,9 @@ void write_atomic(const std::string& path, std::string_view content, mode_t mode
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(f.fd) != 0) fail("fsync");
+  if (durability == Durability::durable && ::fsync(f.fd) != 0) fail("fsync");
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename");
+  if (durability != Durability::durable) return;
   Fd d;
   d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (d.fd >= 0) ::fsync(d.fd);  // make the rename durable; best effort

@@ -30,7 +30,12 @@ std::size_t remove_stale_temp_files(const std::string& dir);
 
 // Write `content` to `path` atomically with `mode`: a temp file in the same directory, fsync,
 // rename over the target, fsync the directory. Refuses if `path` is a symlink.
-void write_atomic(const std::string& path, std::string_view content, mode_t mode);
+// `durable` = false skips the fsyncs: for files regenerated at every start or change (the
+// advisory ready file, nats.conf) the rename alone gives atomicity, and an fsync can cost tens
+// of milliseconds on a busy disk, on the path to ready.
+enum class Durability { durable, atomic_only };
+void write_atomic(const std::string& path, std::string_view content, mode_t mode,
+                  Durability durability = Durability::durable);
 
 // Require `path` to be a regular file (a symlink to one is fine) of at most `max_size` bytes.
 // Opens with O_NONBLOCK so a FIFO cannot block, and judges the opened descriptor. Throws

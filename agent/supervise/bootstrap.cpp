@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <future>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -154,29 +157,26 @@ void preflight_upstream(Context& ctx, Prepared& p) {
   }
 }
 
-void write_files(Context& ctx, Prepared& p, const SecretString& creds_text) {
-  const auto& c = ctx.config;
+std::string candidate_path(const Prepared& p) { return p.layout.dir + "/nats.conf.candidate"; }
+
+// The state_dir is judged (ours, private, no symlink) and locked before anything in it is touched.
+void lock_state_dir(Prepared& p) {
   fs::ensure_private_dir(p.layout.dir, 0700);
-  p.lock = std::make_unique<fs::DirLock>(p.layout.dir);  // before anything in it is touched
+  p.lock = std::make_unique<fs::DirLock>(p.layout.dir);
   // What a kill -9 in the middle of a write left behind (a temp file may hold the seed).
   if (const auto n = fs::remove_stale_temp_files(p.layout.dir); n > 0) {
     logging::agent()->info("removed {} stale temporary file(s) from {}", n, p.layout.dir);
   }
-  ::unlink((p.layout.dir + "/nats.conf.candidate").c_str());
+  ::unlink(candidate_path(p).c_str());
   if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
-  // nats.conf goes through -t as a temporary file first: a rejected config never replaces a good one.
-  const std::string candidate = p.layout.dir + "/nats.conf.candidate";
-  fs::write_atomic(candidate, p.nats_conf, 0600);
-  try {
-    server_check_config(ctx, candidate, p.layout.nats_conf);
-  } catch (...) {
-    ::unlink(candidate.c_str());
-    throw;
-  }
+}
+
+// Only once everything passed: the credentials, then the checked config under its real name.
+void write_files(const Context& ctx, Prepared& p, const SecretString& creds_text) {
+  const auto& c = ctx.config;
   if (!c.dev()) fs::write_atomic(p.layout.creds, creds_text, 0600);
   local_boundary::write_files(c, p.local);  // local.creds + health.creds (0600)
-  if (::rename(candidate.c_str(), p.layout.nats_conf.c_str()) != 0) {
-    ::unlink(candidate.c_str());
+  if (::rename(candidate_path(p).c_str(), p.layout.nats_conf.c_str()) != 0) {
     throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
   }
 }
@@ -200,9 +200,10 @@ Prepared run(Context& ctx) {
   Prepared p;
   p.layout = render::layout(c);
 
-  // 1. What the config names, and the config nats-server will get. The state_dir is judged
-  //    (ours, private, no symlink) before anything slow happens.
-  fs::ensure_private_dir(p.layout.dir, 0700);
+  // 1. The state_dir, ours and locked, before anything slow happens or anything is written.
+  lock_state_dir(p);
+
+  // 2. What the config names, and the config nats-server will get.
   check_files(c);
   if (c.upstream.handshake_first) {
     const auto v = server_version(ctx);
@@ -215,7 +216,16 @@ Prepared run(Context& ctx) {
   p.nats_conf = rendered_config(c, &p.local);
   check_cancelled(ctx);
 
-  // 2. Credentials: fetched, validated, and normalised (never the bytes as fetched).
+  // 3. nats-server -t judges the config as a candidate file, beside steps 4 and 5 (it costs
+  //    tens of milliseconds; nothing waits for it until the files are about to be written).
+  fs::write_atomic(candidate_path(p), p.nats_conf, 0600, fs::Durability::atomic_only);
+  auto verdict = std::async(std::launch::async, [&ctx, &p] { server_check_config(ctx, candidate_path(p), p.layout.nats_conf); });
+  struct Discard {  // a candidate that is not renamed into place is removed
+    const Prepared& p;
+    ~Discard() { ::unlink(candidate_path(p).c_str()); }
+  } discard{p};
+
+  // 4. Credentials: fetched, validated, and normalised (never the bytes as fetched).
   SecretString creds_text;
   if (!c.dev()) {
     const auto now = unix_now();
@@ -234,11 +244,13 @@ Prepared run(Context& ctx) {
               exp ? "expires in " + format_duration(Seconds(*exp - now)) : std::string("no expiry"));
     check_cancelled(ctx);
 
-    // 3. The upstream answers, with TLS we trust, before anything is written.
+    // 5. The upstream answers, with TLS we trust, before the credentials are written.
     preflight_upstream(ctx, p);
   }
 
-  // 4. Lock, write, have nats-server check.
+  // 6. The server's verdict on the config, then the files under their real names.
+  verdict.get();
+  check_cancelled(ctx);
   write_files(ctx, p, creds_text);
   return p;
 }

@@ -33,7 +33,9 @@ NatsLine classify_nats_line(std::string_view line) {
     out.kind = NatsLineKind::auth_expired;
   } else if (contains(m, "Authorization Violation") || contains(m, "authorization violation")) {
     out.kind = NatsLineKind::auth_refused;
-  } else if (contains(m, "Leafnode connection created")) {
+  } else if (contains(m, "Leafnode connection created") || contains(m, "JetStream Not Extended") ||
+             contains(m, "Extending JetStream domain")) {
+    // The last two are logged by the leaf as it adds a connection the hub has accepted.
     out.kind = NatsLineKind::leaf_connected;
   } else if (contains(m, "Leafnode connection closed")) {
     out.kind = NatsLineKind::leaf_closed;

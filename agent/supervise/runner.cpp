@@ -45,6 +45,9 @@ class Runner {
         worker_(loop_), sup_(policy()) {}
 
   int run() {
+    // One long-lived local client for the periodic check, used only on the worker thread.
+    local_client_ = std::make_unique<health::LocalClient>(
+        c_.local.listen, 1000, c_.local.jwt() ? local_boundary::health_creds_path(c_) : std::string());
     // As PID 1 or not: orphans of the host's processes are re-parented to us and reaped.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     loop_.on_signal([this](int sig) { feed(supervise::SignalReceived{sig}); });
@@ -197,13 +200,13 @@ class Runner {
   void do_action(const supervise::RunCheck&) {
     worker_.post([this]() -> Worker::Completion {
       health::LeafInfo info;
-      const health::Report r = health::check_all(c_, true, &info);
+      const health::Report r = health::check_all(c_, true, &info, *local_client_);
       supervise::CheckResult res;
       res.server_ok = r.server.ok;
       res.healthz_ok = r.healthz.ok;
       res.leaf_listed = r.leaf.ok;
       res.client_ok = r.client.ok;
-      res.leaf_accepted = info.rtt_measured;
+      res.leaf_accepted = info.accepted || info.rtt_measured;
       res.upstream = info.upstream;
       for (const auto* chk : {&r.server, &r.healthz, &r.leaf, &r.client}) {
         if (!chk->ok) {
@@ -224,7 +227,7 @@ class Runner {
     if (s.ready) {
       // Advisory: the probes answer from memory, so a full disk must not take a healthy leaf down.
       try {
-        fs::write_atomic(path, std::to_string(::getpid()) + "\n", 0644);
+        fs::write_atomic(path, std::to_string(::getpid()) + "\n", 0644, fs::Durability::atomic_only);
       } catch (const std::exception& e) {
         log_->warn("cannot write the ready file ({}); /readyz still answers", e.what());
       }
@@ -398,7 +401,8 @@ class Runner {
   std::vector<std::string> host_cmd_;
   bool init_only_;
   std::shared_ptr<spdlog::logger> log_;
-  EventLoop loop_;  // first: blocks the signals before any thread starts
+  std::unique_ptr<health::LocalClient> local_client_;  // destroyed after the worker that uses it
+  EventLoop loop_;  // blocks the signals before any thread starts
   Worker worker_;
   supervise::Supervisor sup_;
   std::unique_ptr<StatusServer> status_;

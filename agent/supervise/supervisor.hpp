@@ -41,8 +41,8 @@ struct Policy {
   Millis stable_after{60000};            // ready this long without a crash: backoff starts over
   Millis check_interval_ready{5000};     // while ready
   Millis check_interval_waiting{500};    // while not ready, with no hint that anything changed
-  Millis fast_check{10};                 // right after a log line says the leaf changed
-  int fast_checks = 20;
+  Millis fast_check{2};                  // right after a log line says the leaf changed
+  int fast_checks = 100;                 // ...for about 200 ms
   Millis settle_min{50};                 // a listed leaf without an acceptance signal counts after this
   Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
   bool dev = false;                      // no upstream: the leaf check is always ok

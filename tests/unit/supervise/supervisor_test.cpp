@@ -174,7 +174,7 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   w.feed(w.leaf_down());
   CHECK(w.checks == 2);
   w.feed(w.leaf_down());
-  CHECK(w.due_in(TimerKind::check) == 10ms);
+  CHECK(w.due_in(TimerKind::check) == 2ms);
 }
 
 TEST_CASE("supervisor: restart backoff grows, caps, and resets only after a stable period") {
