@@ -9,22 +9,20 @@
 #include "agent/core/error.hpp"
 #include "agent/core/text.hpp"
 
-static const char* kFooter = R"(Exit codes:
-  0   success (for `run -- CMD`: CMD's own exit code is passed through)
-  1   invalid credentials (`creds inspect`), not ready (`health`)
-  2   usage error
-  3   configuration error (bad TOML, unknown key, bad template, missing CA/cert/key file)
-  4   credentials error (missing, malformed, expired, wrong account, not allowed LEAFNODE)
-  5   upstream unreachable (DNS, TCP or TLS failed for every URL)
-  6   nats-server failed to start or exited
-  7   timeout (not ready within ready_timeout or wait --timeout)
-  70  internal error)";
+static std::string exit_codes_footer() {
+  std::string f = "Exit codes:";
+  for (const auto& row : leaf::kExitTable) {
+    std::string code = row.code;
+    f += "\n  " + code + std::string(code.size() < 6 ? 6 - code.size() : 1, ' ') + row.meaning;
+  }
+  return f;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"leaf-agent: a localhost-only NATS leaf node for a wasmCloud host, with\n"
                "upstream TLS and JWT credentials fetched, validated and kept fresh."};
   app.set_version_flag("--version", std::string("leaf-agent ") + LEAF_AGENT_VERSION);
-  app.footer(kFooter);
+  app.footer(exit_codes_footer());
   app.require_subcommand(1);
   leaf::cmd::add_creds(app);
   leaf::cmd::add_dev_hub(app);
