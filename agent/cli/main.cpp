@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <string>
 
 #include "agent/cli/commands.hpp"
 #include "agent/core/error.hpp"
@@ -19,6 +21,14 @@ static std::string exit_codes_footer() {
 }
 
 int main(int argc, char** argv) {
+  // `run` and `init` handle their signals on the event loop; until it exists, a signal must not
+  // kill the agent with its default action (the first milliseconds after exec).
+  if (argc > 1 && (std::string(argv[1]) == "run" || std::string(argv[1]) == "init")) {
+    sigset_t s;
+    sigemptyset(&s);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&s, sig);
+    sigprocmask(SIG_BLOCK, &s, nullptr);
+  }
   CLI::App app{"leaf-agent: a localhost-only NATS leaf node for a wasmCloud host, with\n"
                "upstream TLS and JWT credentials fetched, validated and kept fresh."};
   app.set_version_flag("--version", std::string("leaf-agent ") + LEAF_AGENT_VERSION);

@@ -1,5 +1,7 @@
 #include "agent/supervise/bootstrap.hpp"
 
+#include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -157,6 +159,14 @@ void preflight_upstream(Context& ctx, Prepared& p) {
   }
 }
 
+std::string sha256_hex(std::string_view text) {
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  char hex[2 * sizeof h + 1];
+  sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+  return hex;
+}
+
 std::string candidate_path(const Prepared& p) { return p.layout.dir + "/nats.conf.candidate"; }
 
 // The state_dir is judged (ours, private, no symlink) and locked before anything in it is touched.
@@ -174,7 +184,10 @@ void lock_state_dir(Prepared& p) {
 // Only once everything passed: the credentials, then the checked config under its real name.
 void write_files(const Context& ctx, Prepared& p, const SecretString& creds_text) {
   const auto& c = ctx.config;
-  if (!c.dev()) fs::write_atomic(p.layout.creds, creds_text, 0600);
+  if (!c.dev()) {
+    fs::write_atomic(p.layout.creds, creds_text, 0600);
+    p.creds_sha256 = sha256_hex(creds_text);
+  }
   local_boundary::write_files(c, p.local);  // local.creds + health.creds (0600)
   if (::rename(candidate_path(p).c_str(), p.layout.nats_conf.c_str()) != 0) {
     throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
@@ -190,6 +203,17 @@ std::string rendered_config(const config::Config& c, const local_boundary::Chain
     name = c.agent.template_path;
   }
   return render::nats_config(c, tmpl, name, machine_name(), local);
+}
+
+void verify_written_creds(const Prepared& p) {
+  if (p.creds_sha256.empty()) return;
+  struct stat st {};
+  const bool regular = ::lstat(p.layout.creds.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid();
+  const SecretString now = regular ? fs::read_secret_file(p.layout.creds) : SecretString();
+  if (!regular || sha256_hex(now) != p.creds_sha256) {
+    throw creds_error(p.layout.creds + " was changed or replaced by someone else; refusing to start nats-server on it "
+                      "(give the agent a state_dir no other user or process writes to)");
+  }
 }
 
 void rewrite_nats_conf(const Prepared& p) { fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600); }

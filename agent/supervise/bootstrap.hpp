@@ -37,6 +37,7 @@ struct Prepared {
   std::string creds_origin;
   std::string nats_conf;                  // the text nats-server -t accepted (rewritten before restarts)
   std::chrono::milliseconds fastest_probe{0};
+  std::string creds_sha256;               // of upstream.creds as written (hex); empty in dev mode
   local_boundary::Chain local;            // local.auth = jwt: the chain minted at this start
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
 };
@@ -50,5 +51,9 @@ std::string rendered_config(const config::Config& c, const local_boundary::Chain
 // Writes the checked config again before nats-server is (re)started, so a config planted in
 // state_dir since is never what runs.
 void rewrite_nats_conf(const Prepared& p);
+
+// Before nats-server is (re)started: upstream.creds must still be what the agent wrote (a regular
+// file, same SHA-256); anything else is Error(Exit::credentials). The text itself is not kept.
+void verify_written_creds(const Prepared& p);
 
 }  // namespace leaf::bootstrap

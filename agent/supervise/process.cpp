@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +83,10 @@ SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<st
       ::dup2(out[1], 1);
       ::dup2(out[1], 2);
     }
+    // Only 0-2 cross exec: libraries (nats.c's sockets) do not all open with CLOEXEC.
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     ::execvpe(args[0], args.data(), envp.data());
     const int err = errno;
     (void)!::write(status_pipe[1], &err, sizeof err);
@@ -142,7 +148,12 @@ Captured run_capture(const std::vector<std::string>& argv) {
 
 Captured run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                      const std::function<bool()>& cancelled) {
-  const Spawned s = spawn(argv, environment({}, {}), true, true);
+  const SpawnResult sr = try_spawn(argv, environment({}, {}), SpawnOptions{true, true, true});
+  if (sr.error_errno != 0) {
+    throw Error(Exit::server, "cannot start " + argv[0] + ": " + std::strerror(sr.error_errno) +
+                                  (sr.error_errno == ENOENT ? " (is it installed and on PATH?)" : ""));
+  }
+  const Spawned s = sr.spawned;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   Captured c;
   char buf[4096];
@@ -158,6 +169,7 @@ Captured run_capture(const std::vector<std::string>& argv, std::chrono::millisec
     if (cancelled && cancelled()) why = "cancelled";
     else if (std::chrono::steady_clock::now() >= deadline) why = "timed out";
     if (!why.empty()) {
+      ::kill(-s.pid, SIGKILL);  // its own group: whatever a wrapper script started goes too
       ::kill(s.pid, SIGKILL);
       killed = true;
       break;

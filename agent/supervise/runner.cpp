@@ -6,6 +6,9 @@
 
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 
@@ -127,9 +130,11 @@ class Runner {
 
   void spawn_nats() {
     try {
-      bootstrap::rewrite_nats_conf(*prepared_);  // what runs is always the config we checked
+      // What runs is always what we checked: our config written again, our credentials unchanged.
+      bootstrap::rewrite_nats_conf(*prepared_);
+      bootstrap::verify_written_creds(*prepared_);
     } catch (const Error& e) {
-      return feed(supervise::ChildExited{ChildId::nats, 1, std::string("cannot write nats.conf: ") + e.what()});
+      return feed(supervise::ChildExited{ChildId::nats, 1, e.what()});
     }
     const auto env = process::environment(sources::secret_env_names(c_), {});
     const auto r = process::try_spawn({c_.agent.nats_server, "-c", prepared_->layout.nats_conf}, env,
@@ -170,8 +175,14 @@ class Runner {
   void do_action(const supervise::SendSignal& s) {
     const pid_t pid = kids_[static_cast<int>(s.child)].pid;
     if (pid <= 0) return;
-    // Each child leads its own process group: the signal reaches what it started too.
+    if (s.sig == SIGUSR1 || s.sig == SIGUSR2) {  // forwarded: the host's to handle, not its children's
+      ::kill(pid, s.sig);
+      return;
+    }
+    // A stop: each child leads its own process group, so it reaches what the child started too;
+    // SIGCONT so that a stopped (SIGSTOP) child can act on it at once.
     if (::kill(-pid, s.sig) != 0) ::kill(pid, s.sig);
+    if (s.sig != SIGKILL) ::kill(-pid, SIGCONT);
   }
 
   void do_action(const supervise::Schedule& s) {
@@ -285,7 +296,11 @@ class Runner {
       ChildProc& k = kids_[i];
       if (k.pid != pid) continue;
       if (static_cast<ChildId>(i) == ChildId::nats && k.output_fd >= 0) read_nats_output();
-      if (static_cast<ChildId>(i) == ChildId::host) ::kill(-pid, SIGTERM);  // what the host left behind
+      if (static_cast<ChildId>(i) == ChildId::host) {
+        ::kill(-pid, SIGTERM);  // what the host left behind in its group...
+        ::kill(-pid, SIGCONT);
+        host_group_ = pid;      // ...gets SIGKILL when the agent leaves
+      }
       k = ChildProc{};
       return feed(supervise::ChildExited{static_cast<ChildId>(i), process::exit_code(status), ""});
     }
@@ -310,6 +325,7 @@ class Runner {
 
   int finish() {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
+    kill_leftovers();
     // The local chain dies with the agent (init leaves it: another process runs the server).
     if (!init_only_ && prepared_ && prepared_->local.enabled()) local_boundary::remove_files(c_);
     if (!error_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", text::one_line(error_).c_str());
@@ -325,6 +341,27 @@ class Runner {
       std::_Exit(code_);
     }
     return code_;
+  }
+
+  // Nothing the host started outlives the agent's normal exit: its process group, and every
+  // orphan re-parented to us (the agent is a subreaper), e.g. a daemon that left the group.
+  void kill_leftovers() {
+    if (host_group_ > 0) ::kill(-host_group_, SIGKILL);
+    const std::string me = std::to_string(::getpid());
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(it->path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      const size_t close = line.rfind(')');  // "pid (comm) state ppid ..."; comm may hold spaces
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      std::string state, ppid;
+      rest >> state >> ppid;
+      if (ppid == me) ::kill(std::stoi(name), SIGKILL);
+    }
   }
 
   // ---- probes: never throw, never emit invalid UTF-8 ----
@@ -416,6 +453,7 @@ class Runner {
   health::Report report_;
   int code_ = 0;
   std::string error_;
+  pid_t host_group_ = -1;
 };
 
 }  // namespace

@@ -295,15 +295,22 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
       leaf_down_since_.reset();
       restart_requested_ = true;
       out.push_back(SendSignal{ChildId::nats, SIGTERM});
+      out.push_back(Schedule{TimerKind::stop_nats, p_.stop_timeout});  // a hung server gets SIGKILL
       return;
   }
 }
 
 void Supervisor::on_signal(int sig, Actions& out) {
   if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+    const std::string name = sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGQUIT";
+    if (p_.init_only) {
+      // `init` interrupted has written nothing usable: never the 0 that means "files written".
+      if (!exit_code_set_) exit_code_ = 128 + sig, exit_code_set_ = true;
+      if (phase_ != Phase::stopping) out.push_back(Log{Log::info, "received " + name + ", stopping before the files were written"});
+      return stop(out);
+    }
     if (phase_ != Phase::stopping) {
-      out.push_back(Log{Log::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGQUIT") +
-                                       ", shutting down (host first, then nats-server)"});
+      out.push_back(Log{Log::info, "received " + name + ", shutting down (host first, then nats-server)"});
     }
     return stop(out);
   }
@@ -311,7 +318,9 @@ void Supervisor::on_signal(int sig, Actions& out) {
     if (running(ChildId::host)) out.push_back(SendSignal{ChildId::host, sig});  // the host's to handle
     return;
   }
-  if (sig == SIGHUP) out.push_back(Log{Log::info, "SIGHUP: credentials are re-read at the next leaf reconnect"});
+  if (sig == SIGHUP) {
+    out.push_back(Log{Log::warn, "SIGHUP ignored: this build does not refresh credentials; restart the agent to use new ones"});
+  }
 }
 
 void Supervisor::fail(int code, const std::string& error, Actions& out) {

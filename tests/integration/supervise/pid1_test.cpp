@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -246,4 +247,81 @@ TEST_CASE("pid1: env credentials leave the agent's own environment at once") {
   CHECK(environ_text.find(seed) == std::string::npos);  // zeroed in place, then unset
   CHECK(environ_text.find(parsed.jwt) == std::string::npos);
   CHECK(p->stop() == 0);
+}
+
+TEST_CASE("pid1: children get no descriptor of the agent's, and a forwarded USR1 reaches the host alone") {
+  Hub hub;
+  AgentSetup a(hub);
+  const std::string out = a.dir / "host.out";
+  // The host reports a USR1 while its own child keeps running.
+  const std::string script = "sleep 1000 & child=$!; trap 'kill -0 $child && echo child_alive > \"" + out +
+                             "\"' USR1; touch '" + out + ".armed'; while :; do sleep 0.05; done";
+  auto p = a.start({"sh", "-c", script});
+  REQUIRE_MESSAGE(wait_until([&] { return file_mode(out + ".armed") != -1; }, 30s), p->err());
+  const auto st = a.status();
+  for (const pid_t child : {st["host"]["pid"].get<pid_t>(), st["nats_server"]["pid"].get<pid_t>()}) {
+    const std::string dir = "/proc/" + std::to_string(child) + "/fd";
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      const int fd = std::stoi(e.path().filename().string());
+      const std::string target = std::filesystem::read_symlink(e.path()).string();
+      // The agent's sockets (probe listener, the health client's connection) never cross exec.
+      if (child == st["host"]["pid"].get<pid_t>()) CHECK_MESSAGE((fd <= 2 || target.rfind("socket:", 0) != 0), target);
+    }
+  }
+  p->signal(SIGUSR1);
+  CHECK(wait_until([&] { return read_file(out) == "child_alive\n"; }, 5s));
+  CHECK(p->running());
+  p->stop(20s);
+}
+
+TEST_CASE("pid1: nothing the host started outlives the agent's stop, and a planted creds file is refused") {
+  Hub hub;
+  AgentSetup a(hub);
+  const std::string pidfile = a.dir / "stray.pid";
+  // A child that ignores SIGTERM, and a daemon that left the host's session.
+  auto p = a.start({"sh", "-c", "(trap '' TERM; exec sleep 1001) & echo $! > '" + pidfile +
+                                    ".1'; setsid sleep 1002 & echo $! > '" + pidfile + ".2'; sleep 0.3; exit 0"});
+  const auto code = p->wait(30s);
+  REQUIRE_MESSAGE(code, p->err());
+  CHECK(*code == 0);
+  for (const char* n : {".1", ".2"}) {
+    const pid_t stray = std::stoi(read_file(pidfile + n));
+    CHECK_MESSAGE(wait_until([&] { return !alive(stray); }, 5s), n);
+  }
+
+  AgentSetup b(hub);
+  auto q = b.start();
+  REQUIRE_MESSAGE(wait_until([&] { return b.ready(); }, 30s), q->err());
+  // Someone replaces upstream.creds, then nats-server dies: the restart refuses the planted file.
+  write_file(b.state("upstream.creds.planted"), read_file(hub.file("hub/client.creds")), 0600);
+  REQUIRE(::rename(b.state("upstream.creds.planted").c_str(), b.state("upstream.creds").c_str()) == 0);
+  const pid_t nats = b.status()["nats_server"]["pid"].get<pid_t>();
+  ::kill(nats, SIGKILL);
+  const auto code2 = q->wait(30s);
+  REQUIRE(code2);
+  CHECK(*code2 == 6);
+  CHECK(q->err().find("was changed or replaced by someone else") != std::string::npos);
+}
+
+TEST_CASE("pid1: init interrupted exits non-zero, and a SIGSTOPped nats-server is stopped promptly") {
+  Hub hub;
+  AgentSetup a(hub);
+  SilentPort s;
+  a.toml["upstream"]["urls"] = "[\"" + s.url() + "\"]";
+  Process init({agent_bin(), "init", "-c", a.write_config()});
+  std::this_thread::sleep_for(700ms);
+  init.signal(SIGTERM);
+  const auto code = init.wait(5s);
+  REQUIRE(code);
+  CHECK(*code == 128 + SIGTERM);
+  CHECK(file_mode(a.state("nats.conf")) == -1);
+
+  AgentSetup b(hub);
+  auto p = b.start();
+  REQUIRE_MESSAGE(wait_until([&] { return b.ready(); }, 30s), p->err());
+  const pid_t nats = b.status()["nats_server"]["pid"].get<pid_t>();
+  ::kill(nats, SIGSTOP);
+  const auto t0 = Clock::now();
+  CHECK(p->stop(20s) == 0);
+  CHECK(Clock::now() - t0 < 5s);  // SIGCONT with the SIGTERM: not the 10 s stop timeout
 }

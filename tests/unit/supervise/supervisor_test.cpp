@@ -385,6 +385,13 @@ TEST_CASE("supervisor: init exits 0 once the bootstrap has written the files") {
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
   CHECK(w.spawned.empty());
+
+  World stopped(p);  // interrupted: never the 0 that means "files written"
+  stopped.feed(Started{});
+  stopped.feed(SignalReceived{SIGTERM});
+  REQUIRE(stopped.exit);
+  CHECK(stopped.exit->code == 128 + SIGTERM);
+  CHECK(stopped.cancels == 1);
 }
 
 TEST_CASE("supervisor: a leaf down for leaf_down_restart gets nats-server restarted at once") {
@@ -398,7 +405,10 @@ TEST_CASE("supervisor: a leaf down for leaf_down_restart gets nats-server restar
   CHECK(w.signals.empty());
   w.advance(1s);
   REQUIRE(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
-  w.crash_nats(0);
+  CHECK(w.pending(TimerKind::stop_nats));  // a hung (or SIGSTOPped) server is killed after stop_timeout
+  w.advance(10s);
+  CHECK(w.signals.back() == std::make_pair(ChildId::nats, SIGKILL));
+  w.crash_nats(137);
   CHECK(w.due_in(TimerKind::restart_nats) == 0ms);
   CHECK_FALSE(w.exit);
 }
