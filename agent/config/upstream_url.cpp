@@ -59,23 +59,6 @@ std::string describe_char(unsigned char c) {
   return std::string("'") + static_cast<char>(c) + "'";
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
-bool is_ipv4(const std::string& h) {
-  in_addr a{};
-  return inet_pton(AF_INET, h.c_str(), &a) == 1;
-}
-
-bool is_ipv6(const std::string& h) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, h.c_str(), &a) == 1;
-}
-
 // Letters, digits, '-' and '_' in non-empty dot-separated labels of at most 63 characters; one
 // trailing dot (fully qualified) allowed; at most 253 characters.
 bool valid_dns_name(const std::string& h) {
@@ -116,6 +99,24 @@ std::string redact_url_impl(const std::string& url) {
 
 std::string redact_url(const std::string& url) { return redact_url_impl(url); }
 
+std::string lower_ascii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+bool is_ipv4(const std::string& h) {
+  in_addr a{};
+  return inet_pton(AF_INET, h.c_str(), &a) == 1;
+}
+
+bool is_ipv6(const std::string& h) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, h.c_str(), &a) == 1;
+}
+
+
 Endpoint parse_upstream_url(const std::string& url) {
   if (url.empty()) throw config_error("upstream URL is empty; expected tls://host:port or wss://host[:port]/path");
   const auto [auth_begin, auth_end] = authority_range(url);
@@ -134,7 +135,7 @@ Endpoint parse_upstream_url(const std::string& url) {
 
   const size_t sep = url.find("://");
   if (sep == std::string::npos) throw config_error(what + " has no scheme; use tls://host:port or wss://host[:port]/path");
-  const std::string scheme = lower(url.substr(0, sep));
+  const std::string scheme = lower_ascii(url.substr(0, sep));
   if (scheme == "nats") throw config_error(what + " is plaintext; use tls://");
   if (scheme == "ws") throw config_error(what + " is plaintext; use wss://");
   if (scheme != "tls" && scheme != "wss") {

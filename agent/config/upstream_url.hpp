@@ -28,6 +28,11 @@ Endpoint parse_upstream_url(const std::string& url);
 // The URL with any user information replaced by "REDACTED" (for messages).
 std::string redact_url(const std::string& url);
 
+// "TLS" -> "tls"; IP literals as inet_pton reads them (IPv6 without brackets).
+std::string lower_ascii(std::string s);
+bool is_ipv4(const std::string& host);
+bool is_ipv6(const std::string& host);
+
 // Printable ASCII as is, anything else as \xNN: safe inside a one-line message.
 std::string printable(std::string_view s);
 

@@ -33,24 +33,10 @@
 
 namespace leaf::preflight {
 namespace {
+using config::is_ipv4;
+using config::is_ipv6;
+using config::lower_ascii;
 using config::printable;
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
-bool is_ipv4(const std::string& h) {
-  in_addr a{};
-  return inet_pton(AF_INET, h.c_str(), &a) == 1;
-}
-
-bool is_ipv6(const std::string& h) {
-  in6_addr a{};
-  return inet_pton(AF_INET6, h.c_str(), &a) == 1;
-}
 
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +144,7 @@ std::string host_port(const Endpoint& ep) {
 AddrPtr resolve(const Endpoint& ep) {
   // RFC 6761: names under .invalid never resolve; answer without asking a resolver that may be
   // unreachable (which would say "temporary failure" instead).
-  std::string h = lower(ep.host);
+  std::string h = lower_ascii(ep.host);
   if (!h.empty() && h.back() == '.') h.pop_back();
   if (h == "invalid" || (h.size() > 8 && h.compare(h.size() - 8, 8, ".invalid") == 0)) {
     throw Fail{"DNS: no such host " + ep.host};
@@ -233,7 +219,7 @@ Socket connect_any(const addrinfo* list, const std::string& hp, Clock::time_poin
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
-  return lower(std::string(s.substr(0, prefix.size()))) == prefix;
+  return lower_ascii(std::string(s.substr(0, prefix.size()))) == prefix;
 }
 
 // `"key"` followed (after optional blanks and a colon) by `true` in the INFO JSON.

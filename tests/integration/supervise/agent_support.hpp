@@ -6,9 +6,22 @@
 #include <map>
 #include <string>
 
+#include "agent/core/creds.hpp"
 #include "support/harness.hpp"
 
 namespace harness {
+
+// The seed of a .creds file, to check that it never appears where it must not.
+inline std::string seed_of_file(const std::string& path) {
+  const auto c = leaf::creds::parse(read_file(path));
+  return std::string(c.seed.begin(), c.seed.end());
+}
+
+// A responder that sends each request's payload back.
+inline void on_msg_echo(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
+  natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  natsMsg_Destroy(msg);
+}
 
 struct AgentSetup {
   Hub& hub;

@@ -61,15 +61,6 @@ bool port_open(int port) {
   return nats_connect("nats://127.0.0.1:" + std::to_string(port), "", "", 500)->ok();
 }
 
-std::string seed_of(const std::string& path) {
-  const auto c = leaf::creds::parse(read_file(path));
-  return std::string(c.seed.begin(), c.seed.end());
-}
-
-void on_msg_echo(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
-  natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
-  natsMsg_Destroy(msg);
-}
 }  // namespace
 
 TEST_CASE("agent run: leaf ready, round trip through the hub, loopback only, clean SIGTERM") {
@@ -118,7 +109,7 @@ TEST_CASE("agent run: leaf ready, round trip through the hub, loopback only, cle
   CHECK(http_get(a.health_url("/livez")).status == 200);
 
   // The seed never reaches the logs.
-  const std::string seed = seed_of(hub.file("hub/leaf.creds"));
+  const std::string seed = seed_of_file(hub.file("hub/leaf.creds"));
   CHECK(agent->err().find(seed) == std::string::npos);
   CHECK(agent->out().find(seed) == std::string::npos);
 
@@ -196,7 +187,7 @@ TEST_CASE("agent run --dev: plain loopback nats-server with JetStream, same gate
 TEST_CASE("agent init, render, config: files written, no secrets printed") {
   Hub hub;
   AgentSetup a(hub);
-  const std::string seed = seed_of(hub.file("hub/leaf.creds"));
+  const std::string seed = seed_of_file(hub.file("hub/leaf.creds"));
   const Result init = agent({"init", "-c", a.write_config()});
   REQUIRE_MESSAGE(init.code == 0, init.err);
   CHECK(file_mode(a.state("upstream.creds")) == 0600);

@@ -9,15 +9,6 @@ using namespace harness;
 
 namespace {
 
-std::string seed_of(const std::string& path) {
-  const auto c = leaf::creds::parse(read_file(path));
-  return std::string(c.seed.begin(), c.seed.end());
-}
-
-void on_msg_echo(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
-  natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
-  natsMsg_Destroy(msg);
-}
 
 // Requests `subject` until answered (interest crosses the leaf asynchronously).
 std::string request(natsConnection* nc, const char* subject, const char* data) {
@@ -111,9 +102,9 @@ TEST_CASE("local.auth = jwt: a separate local boundary in front of the upstream 
   CHECK(harness::agent({"wait", "-c", a.config_path(), "--timeout", "5s"}).code == 0);
 
   // No seed of either boundary in the agent's output.
-  const std::string local_seed = seed_of(a.state("local.creds"));
-  const std::string health_seed = seed_of(a.state("health.creds"));
-  for (const std::string& s : {local_seed, health_seed, seed_of(hub.file("hub/leaf.creds"))}) {
+  const std::string local_seed = seed_of_file(a.state("local.creds"));
+  const std::string health_seed = seed_of_file(a.state("health.creds"));
+  for (const std::string& s : {local_seed, health_seed, seed_of_file(hub.file("hub/leaf.creds"))}) {
     CHECK(agent->err().find(s) == std::string::npos);
     CHECK(agent->out().find(s) == std::string::npos);
     CHECK(read_file(a.state("nats.conf")).find(s) == std::string::npos);
@@ -213,7 +204,7 @@ TEST_CASE("local.auth = jwt: init writes a config nats-server accepts - render s
   const Result render = harness::agent({"render", "-c", a.config_path()});
   CHECK(render.code == 0);
   CHECK(render.out.find("resolver: MEMORY") != std::string::npos);
-  CHECK(render.out.find(seed_of(a.state("local.creds"))) == std::string::npos);
+  CHECK(render.out.find(seed_of_file(a.state("local.creds"))) == std::string::npos);
 
   // A custom template without the local chain is refused rather than run open.
   const std::string tmpl = a.dir / "open.tmpl";
