@@ -264,20 +264,30 @@ std::vector<std::string> key_names() {
   return out;
 }
 
-std::chrono::milliseconds Config::ready_timeout() const {
-  return duration_of(agent.ready_timeout, "agent.ready_timeout", kMaxReadyTimeout);
-}
-std::chrono::milliseconds Config::ttl() const { return duration_of(credentials.ttl, "credentials.ttl", kMaxCredsSpan); }
-std::chrono::milliseconds Config::stop_timeout() const {
-  return duration_of(agent.stop_timeout, "agent.stop_timeout", kMaxReadyTimeout);
-}
-std::chrono::milliseconds Config::leaf_down_restart() const {
-  if (agent.leaf_down_restart == "0") return std::chrono::milliseconds(0);  // never
-  return duration_of(agent.leaf_down_restart, "agent.leaf_down_restart", kMaxReadyTimeout);
-}
-std::chrono::milliseconds Config::min_lifetime() const {
-  if (credentials.min_lifetime == "0") return std::chrono::milliseconds(0);  // "any unexpired credentials"
-  return duration_of(credentials.min_lifetime, "credentials.min_lifetime", kMaxCredsSpan);
+void parse(Config& c) {
+  Parsed p;
+  if (c.agent.mode == "leaf") p.mode = Mode::leaf;
+  else if (c.agent.mode == "dev") p.mode = Mode::dev;
+  else throw config_error("agent.mode must be \"leaf\" or \"dev\", not \"" + c.agent.mode + "\"");
+  const auto& src = c.credentials.source;
+  if (src == "file") p.source = Source::file;
+  else if (src == "env") p.source = Source::env;
+  else if (src == "http") p.source = Source::http;
+  else if (src == "signer") p.source = Source::signer;
+  else throw config_error("credentials.source must be file, env, http or signer, not \"" + src + "\"");
+  if (c.agent.log_format == "text") p.log_format = LogFormat::text;
+  else if (c.agent.log_format == "json") p.log_format = LogFormat::json;
+  else throw config_error("agent.log_format must be \"text\" or \"json\"");
+  p.ready_timeout = duration_of(c.agent.ready_timeout, "agent.ready_timeout", kMaxReadyTimeout);
+  p.stop_timeout = duration_of(c.agent.stop_timeout, "agent.stop_timeout", kMaxReadyTimeout);
+  p.leaf_down_restart = c.agent.leaf_down_restart == "0"  // never
+                            ? std::chrono::milliseconds(0)
+                            : duration_of(c.agent.leaf_down_restart, "agent.leaf_down_restart", kMaxReadyTimeout);
+  p.ttl = duration_of(c.credentials.ttl, "credentials.ttl", kMaxCredsSpan);
+  p.min_lifetime = c.credentials.min_lifetime == "0"  // "any unexpired credentials"
+                       ? std::chrono::milliseconds(0)
+                       : duration_of(c.credentials.min_lifetime, "credentials.min_lifetime", kMaxCredsSpan);
+  c.parsed = p;
 }
 
 std::string server_name(const Config& c, const std::string& machine_name) {
@@ -391,23 +401,18 @@ Config load(const std::string& toml_text, const std::string& file_name, const En
     if (!f) throw internal_error("flag maps to unknown key " + name);
     set_from_text(c, *f, value, "flag for " + name);
   }
+  parse(c);
   validate(c, probe_only);
   return c;
 }
 
 void validate(const Config& c, bool probe_only) {
-  if (c.agent.mode != "leaf" && c.agent.mode != "dev") {
-    throw config_error("agent.mode must be \"leaf\" or \"dev\", not \"" + c.agent.mode + "\"");
-  }
   require_loopback(c.local.listen, "local.listen");
   require_loopback(c.local.monitor, "local.monitor");
   if (!c.agent.health_listen.empty()) require_loopback(c.agent.health_listen, "agent.health_listen");
   (void)c.ready_timeout();
   if (c.stop_timeout().count() <= 0) throw config_error("agent.stop_timeout must be more than 0 (e.g. \"10s\")");
   (void)c.leaf_down_restart();
-  if (c.agent.log_format != "text" && c.agent.log_format != "json") {
-    throw config_error("agent.log_format must be \"text\" or \"json\"");
-  }
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(levels), std::end(levels), c.agent.log_level) == std::end(levels)) {
     throw config_error("agent.log_level must be one of trace, debug, info, warn, error");
@@ -455,13 +460,13 @@ void validate(const Config& c, bool probe_only) {
   }
   const auto& cr = c.credentials;
   const auto min_life = c.min_lifetime();
-  if (cr.source == "file") {
+  if (c.source() == Source::file) {
     if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");
-  } else if (cr.source == "env") {
+  } else if (c.source() == Source::env) {
     if (cr.creds_env.empty() && (cr.jwt_env.empty() || cr.seed_env.empty())) {
       throw config_error("credentials.source = \"env\" needs credentials.creds_env, or jwt_env and seed_env");
     }
-  } else if (cr.source == "http") {
+  } else if (c.source() == Source::http) {
     if (cr.url.rfind("https://", 0) != 0) throw config_error("credentials.url must be an https:// URL");
     if (cr.url.find('@') != std::string::npos && cr.url.find('@') < cr.url.find('/', 8)) {
       throw config_error("credentials.url must not carry a user or password; use credentials.token_file");
@@ -472,7 +477,7 @@ void validate(const Config& c, bool probe_only) {
     if (cr.http_cert_file.empty() != cr.http_key_file.empty()) {
       throw config_error("credentials.http_cert_file and credentials.http_key_file go together");
     }
-  } else if (cr.source == "signer") {
+  } else if (c.source() == Source::signer) {
     if (cr.account_seed_file.empty()) {
       throw config_error("credentials.account_seed_file is required when credentials.source = \"signer\"");
     }

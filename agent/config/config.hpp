@@ -70,18 +70,35 @@ struct Agent {
   std::string log_level = "info";
 };
 
+enum class Mode { leaf, dev };
+enum class Source { file, env, http, signer };
+enum class LogFormat { text, json };
+
+// What the code acts on, parsed once by load() from the strings above (which stay the
+// configuration as written: what `config` prints and messages quote).
+struct Parsed {
+  Mode mode = Mode::leaf;
+  Source source = Source::file;
+  LogFormat log_format = LogFormat::text;
+  std::chrono::milliseconds ready_timeout{60000}, stop_timeout{10000}, leaf_down_restart{120000}, ttl{3600000},
+      min_lifetime{300000};
+};
+
 struct Config {
   Upstream upstream;
   Credentials credentials;
   Local local;
   Agent agent;
 
-  bool dev() const { return agent.mode == "dev"; }
-  std::chrono::milliseconds ready_timeout() const;
-  std::chrono::milliseconds ttl() const;
-  std::chrono::milliseconds stop_timeout() const;
-  std::chrono::milliseconds leaf_down_restart() const;
-  std::chrono::milliseconds min_lifetime() const;
+  Parsed parsed;  // filled by load() / parse(); a hand-built Config calls parse(c) itself
+
+  bool dev() const { return parsed.mode == Mode::dev; }
+  Source source() const { return parsed.source; }
+  std::chrono::milliseconds ready_timeout() const { return parsed.ready_timeout; }
+  std::chrono::milliseconds ttl() const { return parsed.ttl; }
+  std::chrono::milliseconds stop_timeout() const { return parsed.stop_timeout; }
+  std::chrono::milliseconds leaf_down_restart() const { return parsed.leaf_down_restart; }
+  std::chrono::milliseconds min_lifetime() const { return parsed.min_lifetime; }
 };
 
 // At most this many upstream URLs: more is a mistake (and each is probed and logged).
@@ -103,6 +120,9 @@ using Environment = std::map<std::string, std::string>;
 // run where the upstream settings are not given (a host container sharing the network).
 Config load(const std::string& toml_text, const std::string& file_name, const Environment& env,
             const Overrides& flags, bool probe_only = false);
+
+// Parses the enums and durations into c.parsed, once. Throws Error(Exit::config) naming the key.
+void parse(Config& c);
 
 // Semantic checks that need no I/O: URLs are tls:// or wss:// without user info, listeners are
 // loopback, durations parse, the chosen source has what it needs. Throws Error(Exit::config).

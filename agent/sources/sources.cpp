@@ -28,10 +28,10 @@ std::string display_url(const std::string& url) {
 Fetched fetch(const config::Config& c, const config::Environment& env, std::int64_t now,
               const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline) {
   const auto& cr = c.credentials;
-  if (cr.source == "file") {
+  if (c.source() == config::Source::file) {
     return {fs::read_secret_file(cr.file, Exit::credentials), "file " + cr.file};
   }
-  if (cr.source == "env") {
+  if (c.source() == config::Source::env) {
     if (!cr.creds_env.empty()) {
       const std::string* v = env_value(env, cr.creds_env);
       if (!v) throw creds_error("credentials.source = env: variable " + cr.creds_env + " is not set");
@@ -49,7 +49,7 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
     wipe(scrub);
     return {std::move(text), "env " + cr.jwt_env + "+" + cr.seed_env};
   }
-  if (cr.source == "http") {
+  if (c.source() == config::Source::http) {
     http_source::Request req;
     req.url = cr.url;
     req.json_pointer = cr.json_pointer;
@@ -61,7 +61,7 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
     req.deadline = deadline;
     return {http_source::fetch(req), display_url(cr.url)};
   }
-  if (cr.source == "signer") {
+  if (c.source() == config::Source::signer) {
     const nkeys::KeyPair key = signer::load_account_key(cr.account_seed_file);
     signer::UserRequest req;
     req.name = "leaf-agent";
@@ -99,7 +99,7 @@ creds::Checked check_for_leaf(const Fetched& f, const config::Config& c, std::in
 }
 
 std::vector<std::string> secret_env_names(const config::Config& c) {
-  if (c.credentials.source != "env") return {};
+  if (c.source() != config::Source::env) return {};
   std::vector<std::string> out;
   for (const auto* n : {&c.credentials.creds_env, &c.credentials.jwt_env, &c.credentials.seed_env}) {
     if (!n->empty()) out.push_back(*n);

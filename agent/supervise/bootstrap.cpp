@@ -53,7 +53,7 @@ void check_files(const config::Config& c) {
     throw config_error("agent.template: " + c.agent.template_path + " does not exist");
   }
   const auto& cr = c.credentials;
-  if (cr.source == "http") {
+  if (c.source() == config::Source::http) {
     if (!cr.http_ca_file.empty()) pki::check_ca_file(cr.http_ca_file);
     if (!cr.http_cert_file.empty()) pki::check_cert_key_pair(cr.http_cert_file, cr.http_key_file);
   }

@@ -136,6 +136,7 @@ TEST_CASE("nats_conf: the built-in templates read back, and syntax limits hold")
   CHECK(root.keys[0] == "server_name");
   CHECK(root.keys[3] == "leafnodes");
   c.agent.mode = "dev";
+  config::parse(c);
   CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "dev", "leaf-test"); }) == "");
   CHECK(error_of([] { std::string deep;
           for (int i = 0; i < 100; ++i) deep += "a {";

@@ -85,6 +85,7 @@ TEST_CASE("render: the output passes nats-server -t, even with awkward paths") {
   CHECK(std::system(cmd.c_str()) == 0);
   // The dev template too.
   c.agent.mode = "dev";
+  config::parse(c);
   std::ofstream(path) << render::nats_config(c, render::builtin_template(c), "dev", "leaf-test");
   CHECK(std::system(cmd.c_str()) == 0);
   std::system(("rm -rf '" + std::string(dir) + "'").c_str());
