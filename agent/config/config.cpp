@@ -62,6 +62,7 @@ const std::vector<Field>& fields() {
       STR("credentials", "account", credentials.account),
       STR("credentials", "ttl", credentials.ttl),
       STR("credentials", "min_lifetime", credentials.min_lifetime),
+      STR("credentials", "refresh_at", credentials.refresh_at),
       STR("local", "listen", local.listen),
       STR("local", "monitor", local.monitor),
       STR("local", "auth", local.auth),
@@ -275,6 +276,24 @@ std::chrono::milliseconds Config::leaf_down_restart() const {
   if (agent.leaf_down_restart == "0") return std::chrono::milliseconds(0);  // never
   return duration_of(agent.leaf_down_restart, "agent.leaf_down_restart", kMaxReadyTimeout);
 }
+double Config::refresh_fraction() const {
+  const std::string& t = credentials.refresh_at;
+  double v = -1;
+  char tail[8] = {0};
+  double num = 0, den = 0;
+  if (std::sscanf(t.c_str(), "%lf/%lf%7s", &num, &den, tail) == 2 && den > 0) {
+    v = num / den;
+  } else if (std::sscanf(t.c_str(), "%lf%7s", &num, tail) >= 1) {
+    if (tail[0] == 0) v = num;
+    else if (std::string(tail) == "%") v = num / 100.0;
+  }
+  if (!(v >= 0.1 && v <= 0.95)) {
+    throw config_error("credentials.refresh_at must be a fraction of the credentials' lifetime between 0.1 and 0.95 "
+                       "(\"2/3\", \"0.5\" or \"75%\"), not \"" + t + "\"");
+  }
+  return v;
+}
+
 std::chrono::milliseconds Config::min_lifetime() const {
   if (credentials.min_lifetime == "0") return std::chrono::milliseconds(0);  // "any unexpired credentials"
   return duration_of(credentials.min_lifetime, "credentials.min_lifetime", kMaxCredsSpan);
@@ -455,6 +474,7 @@ void validate(const Config& c, bool probe_only) {
   }
   const auto& cr = c.credentials;
   const auto min_life = c.min_lifetime();
+  (void)c.refresh_fraction();
   if (cr.source == "file") {
     if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");
   } else if (cr.source == "env") {

@@ -39,6 +39,7 @@ struct Credentials {
   std::string account;          // source=signer: the account when the seed is a signing key
   std::string ttl = "1h";
   std::string min_lifetime = "5m";  // refuse credentials that expire sooner than this
+  std::string refresh_at = "2/3";   // refresh at this fraction of the lifetime (exp - iat): "2/3", "0.5", "75%"
 };
 
 struct Local {
@@ -82,6 +83,7 @@ struct Config {
   std::chrono::milliseconds stop_timeout() const;
   std::chrono::milliseconds leaf_down_restart() const;
   std::chrono::milliseconds min_lifetime() const;
+  double refresh_fraction() const;  // credentials.refresh_at as a number in [0.1, 0.95]
 };
 
 // At most this many upstream URLs: more is a mistake (and each is probed and logged).
