@@ -74,7 +74,7 @@ struct World {
   // Started -> bootstrap ok -> nats-server up -> a passing check.
   void to_ready() {
     feed(Started{});
-    feed(BootstrapDone{true, 0, "", 5ms, "user U of account A"});
+    feed(BootstrapDone{true, 0, "", 5ms, "user U of account A", {}, 0});
     feed(ChildStarted{ChildId::nats});
     feed(good());
   }
@@ -105,7 +105,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
   CHECK(w.bootstraps == 1);
   CHECK(w.pending(TimerKind::ready_deadline));
   CHECK(w.spawned.empty());
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   REQUIRE(w.spawned == std::vector<ChildId>{ChildId::nats});
   w.feed(ChildStarted{ChildId::nats});
   CHECK(w.sup.phase() == Phase::starting);
@@ -122,7 +122,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
 TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only after the settle time") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 120ms, ""});  // the hub answered preflight in 120 ms
+  w.feed(BootstrapDone{true, 0, "", 120ms, "", {}, 0});  // the hub answered preflight in 120 ms
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
   listed.leaf_accepted = false;
@@ -140,7 +140,7 @@ TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only af
 
   World fast;
   fast.feed(Started{});
-  fast.feed(BootstrapDone{true, 0, "", 120ms, ""});
+  fast.feed(BootstrapDone{true, 0, "", 120ms, "", {}, 0});
   fast.feed(ChildStarted{ChildId::nats});
   fast.feed(fast.good());  // accepted: no settle wait
   CHECK(fast.sup.ready());
@@ -165,7 +165,7 @@ TEST_CASE("supervisor: the host starts once, when first ready, readiness drops a
 TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then fast ones") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(w.checks == 1);
@@ -268,7 +268,7 @@ TEST_CASE("supervisor: the host exiting on its own ends the agent with its code,
 TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last words") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [FTL] Error listening on port: 127.0.0.1:4222, \"address already in use\"")});
   w.feed(ChildExited{ChildId::nats, 1, ""});
@@ -278,7 +278,7 @@ TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last 
 
   World cannot;
   cannot.feed(Started{});
-  cannot.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  cannot.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   cannot.feed(ChildExited{ChildId::nats, 127, "cannot start nats-server nope: No such file or directory"});
   REQUIRE(cannot.exit);
   CHECK(cannot.exit->code == 6);
@@ -289,7 +289,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
   p.ready_timeout = 20s;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(w.leaf_down());
   w.advance(20s);
@@ -302,7 +302,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
 
   World refused(p);
   refused.feed(Started{});
-  refused.feed(BootstrapDone{true, 0, "", 5ms, "user UX of account AX"});
+  refused.feed(BootstrapDone{true, 0, "", 5ms, "user UX of account AX", {}, 0});
   refused.feed(ChildStarted{ChildId::nats});
   refused.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
   refused.advance(20s);
@@ -329,14 +329,14 @@ TEST_CASE("supervisor: SIGTERM during the bootstrap cancels it and exits at once
   CHECK(w.cancels == 1);
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});  // finishing late changes nothing
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});  // finishing late changes nothing
   CHECK(w.spawned.empty());
 }
 
 TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothing") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{false, 4, "credentials expired", {}, ""});
+  w.feed(BootstrapDone{false, 4, "credentials expired", {}, "", {}, 0});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 4);
   CHECK(w.spawned.empty());
@@ -345,7 +345,7 @@ TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothin
 TEST_CASE("supervisor: credentials nats-server cannot read are a credentials error (exit 4)") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Credentials file malformed")});
   CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
@@ -382,7 +382,7 @@ TEST_CASE("supervisor: init exits 0 once the bootstrap has written the files") {
   p.init_only = true;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
   CHECK(w.spawned.empty());
@@ -424,7 +424,7 @@ Policy rotating(Millis min_lifetime = 2s) {
 // Ready with credentials issued at kT0 that live `ttl` seconds.
 void ready_with(World& w, std::int64_t ttl, double jitter = 0) {
   w.feed(Started{});
-  BootstrapDone b{true, 0, "", 5ms, "user U1 of account A"};
+  BootstrapDone b{true, 0, "", 5ms, "user U1 of account A", {}, 0};
   b.creds = life(kT0, kT0 + ttl, kT0);
   b.jitter_draw = jitter;
   w.feed(b);
@@ -568,7 +568,7 @@ TEST_CASE("refresh: credentials without expiry are not scheduled; stopping cance
   {
     World w(rotating());
     w.feed(Started{});
-    BootstrapDone b{true, 0, "", 5ms, ""};
+    BootstrapDone b{true, 0, "", 5ms, "", {}, 0};
     b.creds = life(kT0, 0, kT0);
     w.feed(b);
     CHECK_FALSE(w.pending(TimerKind::refresh));
