@@ -1,6 +1,7 @@
 #include "agent/supervise/runner.hpp"
 
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -54,8 +55,10 @@ class Runner {
     if (!init_only_ && !c_.agent.health_listen.empty()) {
       status_ = std::make_unique<StatusServer>(loop_, c_.agent.health_listen, [this](const std::string& p) { return serve(p); });
     }
+    if (!init_only_ && !c_.dev() && c_.credentials.source == "file") watch_creds_dir();
     feed(supervise::Started{});
     loop_.run();
+    if (inotify_fd_ >= 0) loop_.unwatch(inotify_fd_), ::close(inotify_fd_);
     return finish();
   }
 
@@ -72,6 +75,42 @@ class Runner {
     p.refresh_fraction = c_.refresh_fraction();
     p.min_lifetime = c_.min_lifetime();
     return p;
+  }
+
+  // A Kubernetes Secret volume is updated by swapping its `..data` symlink, a plain file by a
+  // rename or a write: watching the directory sees all three (watching the file would follow the
+  // old inode). Without the watch the schedule still re-reads the file.
+  void watch_creds_dir() {
+    const std::string& file = c_.credentials.file;
+    const auto slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+    creds_base_ = slash == std::string::npos ? file : file.substr(slash + 1);
+    inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ < 0 ||
+        ::inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) {
+      log_->warn("cannot watch {} for credential updates ({}); the file is re-read on the refresh schedule", dir,
+                 std::strerror(errno));
+      if (inotify_fd_ >= 0) ::close(inotify_fd_);
+      inotify_fd_ = -1;
+      return;
+    }
+    loop_.watch(inotify_fd_, [this] { read_inotify(); });
+  }
+
+  void read_inotify() {
+    alignas(struct inotify_event) char buf[4096];
+    bool relevant = false;
+    for (;;) {
+      const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      for (ssize_t at = 0; at < n;) {
+        const auto* ev = reinterpret_cast<const struct inotify_event*>(buf + at);
+        const std::string name = ev->len ? std::string(ev->name) : std::string();
+        if (name == creds_base_ || name == "..data" || (ev->mask & IN_Q_OVERFLOW)) relevant = true;
+        at += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+      }
+    }
+    if (relevant) feed(supervise::CredentialsSourceChanged{});
   }
 
   double jitter_draw() { return std::uniform_real_distribution<double>(-1.0, 1.0)(rng_); }
@@ -479,6 +518,8 @@ class Runner {
   supervise::BootstrapProgress progress_;
   health::Report report_;
   std::mt19937 rng_{std::random_device{}()};
+  int inotify_fd_ = -1;
+  std::string creds_base_;
   int code_ = 0;
   std::string error_;
 };

@@ -77,6 +77,7 @@ Actions Supervisor::on(const Event& e, TimePoint now) {
                  [&](const TimerFired& t) { on_timer(t.kind, out); },
                  [&](const SignalReceived& s) { on_signal(s.sig, out); },
                  [&](const CredentialsRefreshed& r) { on_refreshed(r, out); },
+                 [&](const CredentialsSourceChanged&) { on_source_changed(out); },
                  [&](const Fatal& f) { fail(70, "internal error: " + f.error, out); },
              },
              e);
@@ -145,6 +146,16 @@ void Supervisor::request_refresh(Actions& out) {
   refresh_.next_at.reset();
   out.push_back(CancelTimer{TimerKind::refresh});
   out.push_back(RunRefresh{});
+}
+
+void Supervisor::on_source_changed(Actions& out) {
+  if (phase_ == Phase::stopping || !bootstrapped_ || !refresh_.current || !p_.refreshable) return;
+  if (refresh_.in_flight) {
+    refresh_.wanted = true;
+    return;
+  }
+  // A Secret update is several directory events: read once they have settled.
+  schedule_refresh(p_.change_settle, out);
 }
 
 void Supervisor::on_refreshed(const CredentialsRefreshed& r, Actions& out) {
@@ -247,8 +258,17 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       return fail(4, "nats-server could not use the credentials file the agent wrote (" + l.message +
                          "); check that the state_dir is not shared with another writer",
                   out);
-    case NatsLineKind::auth_refused:
-    case NatsLineKind::auth_expired: {
+    case NatsLineKind::auth_expired:
+      if (refresh_.ok_count > 0 && !refresh_.expiring) {
+        // Rotation as designed: the hub closed the leaf on the JWT it connected with; the file
+        // already holds the newer credentials, read at the reconnect.
+        out.push_back(Log{Log::info, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user " +
+                                         refresh_.current->subject + ")"});
+        leaf_seen_.reset();
+        return want_check(out);
+      }
+      [[fallthrough]];
+    case NatsLineKind::auth_refused: {
       const std::string why = l.kind == NatsLineKind::auth_expired ? "Authentication Expired" : "Authorization Violation";
       const std::string msg = "the upstream refused the leaf credentials (" + why + ")" +
                               (identity_.empty() ? "" : " for " + identity_) +

@@ -54,6 +54,7 @@ struct Policy {
   bool refreshable = false;              // the source can give new credentials (file, http, signer; not env)
   double refresh_fraction = 2.0 / 3.0;   // credentials.refresh_at
   Millis min_lifetime{300000};           // credentials.min_lifetime: below this, alarm
+  Millis change_settle{200};             // a changed creds file is read this long after the last change
 };
 
 // The lifetime of the credentials in use, as read from the JWT, and when that was (wall clock).
@@ -108,11 +109,12 @@ struct CredentialsRefreshed {  // a RunRefresh finished
   CredsLife creds;          // when ok: written to the creds file, in use from the next leaf connect
   double jitter_draw = 0;   // uniform in [-1, 1]
 };
+struct CredentialsSourceChanged {};  // the creds file's directory changed (inotify): look soon
 struct Fatal {  // an exception escaped a handler: stop children in order, exit 70
   std::string error;
 };
 using Event = std::variant<Started, BootstrapDone, BootstrapProgress, ChildStarted, ChildExited, LogLine, CheckResult,
-                           TimerFired, SignalReceived, CredentialsRefreshed, Fatal>;
+                           TimerFired, SignalReceived, CredentialsRefreshed, CredentialsSourceChanged, Fatal>;
 
 // ---- actions ----
 struct RunBootstrap {};
@@ -205,6 +207,7 @@ class Supervisor {
   void on_signal(int sig, Actions& out);
   void on_refreshed(const CredentialsRefreshed& r, Actions& out);
   void request_refresh(Actions& out);                // now, or after the one in flight
+  void on_source_changed(Actions& out);
   void schedule_refresh(Millis delay, Actions& out);
   // The credentials in use: schedules their refresh (returned) and the expiry alarm.
   std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);

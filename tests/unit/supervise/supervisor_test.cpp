@@ -582,3 +582,39 @@ TEST_CASE("refresh: credentials without expiry are not scheduled; stopping cance
   w.feed(SignalReceived{SIGHUP});
   CHECK(w.refreshes == 0);
 }
+
+TEST_CASE("refresh: a changed creds directory is read once the changes settle; during a refresh, right after it") {
+  World w(rotating());
+  ready_with(w, 3600);
+  w.feed(CredentialsSourceChanged{});
+  w.advance(100ms);
+  w.feed(CredentialsSourceChanged{});  // a Secret update: several events
+  CHECK(w.due_in(TimerKind::refresh) == 200ms);
+  w.advance(199ms);
+  CHECK(w.refreshes == 0);
+  w.advance(1ms);
+  CHECK(w.refreshes == 1);
+  w.feed(CredentialsSourceChanged{});
+  CHECK(w.refreshes == 1);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0});
+  CHECK(w.refreshes == 2);
+}
+
+TEST_CASE("refresh: after a rotation, the hub expiring the previous JWT is expected, not a refusal") {
+  World w(rotating());
+  ready_with(w, 30);
+  w.advance(20s);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 30, wall(w), "U2"), 0});
+  NatsLine expired;
+  expired.kind = NatsLineKind::auth_expired;
+  expired.level = NatsLevel::error;
+  expired.message = "Leafnode Error 'Authentication Expired'";
+  w.feed(LogLine{expired});
+  CHECK(w.sup.auth_error().empty());
+  CHECK(logged(w, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user U2)"));
+  // Without a rotation it is a refusal, said loudly.
+  World never(rotating());
+  ready_with(never, 30);
+  never.feed(LogLine{expired});
+  CHECK(never.sup.auth_error().find("Authentication Expired") != std::string::npos);
+}
