@@ -125,7 +125,8 @@ std::optional<Millis> Supervisor::adopt(const CredsLife& c, double jitter, Actio
   const std::int64_t alarm_in_s = std::max<std::int64_t>(0, c.exp - min_life_s - c.checked_at);
   out.push_back(Schedule{TimerKind::expiry_alarm, Millis(alarm_in_s * 1000)});
   if (!p_.refreshable) return std::nullopt;
-  const Millis d = refresh_delay(c.checked_at, c.iat, c.exp, p_.refresh_fraction, jitter);
+  // Short-lived credentials next to a long min_lifetime: refresh well before the alarm point.
+  const Millis d = std::min(refresh_delay(c.checked_at, c.iat, c.exp, p_.refresh_fraction, jitter), Millis(alarm_in_s * 900));
   schedule_refresh(d, out);
   return d;
 }

@@ -56,7 +56,7 @@ std::string metric(const AgentSetup& a, const std::string& line_start) {
 }
 }  // namespace
 
-TEST_CASE("rotation: signer credentials living 20 s are refreshed across two expiries; traffic keeps flowing") {
+TEST_CASE("rotation: signer credentials living 20 s are refreshed across two expiries, traffic keeps flowing") {
   Hub hub;
   AgentSetup a(hub);
   a.toml["credentials"] = {{"source", "\"signer\""},

@@ -111,7 +111,7 @@ TEST_CASE("config: to_json shows the effective values with secret-bearing ones e
   CHECK(j["local"]["listen"] == "127.0.0.1:4222");
 }
 
-TEST_CASE("config: credentials.refresh_at is a fraction of the lifetime: 2/3 by default, 0.5, 75 %; nonsense refused") {
+TEST_CASE("config: credentials.refresh_at is a fraction of the lifetime: 2/3 by default, 0.5, 75 %, nonsense refused") {
   CHECK(config::load(kBase, "x", {}, {}).refresh_fraction() == doctest::Approx(2.0 / 3.0));
   CHECK(config::load(kBase, "x", {}, {{"credentials.refresh_at", "0.5"}}).refresh_fraction() == doctest::Approx(0.5));
   CHECK(config::load(kBase, "x", {}, {{"credentials.refresh_at", "75%"}}).refresh_fraction() == doctest::Approx(0.75));

@@ -488,7 +488,7 @@ TEST_CASE("refresh: scheduled at two thirds with the jitter drawn, then again fr
   CHECK(w.refreshes == 2);
 }
 
-TEST_CASE("refresh: a failure keeps the credentials in use and retries with backoff; then alarms near expiry") {
+TEST_CASE("refresh: a failure keeps the credentials in use and retries with backoff, then alarms near expiry") {
   World w(rotating(2s));
   ready_with(w, 30);
   w.advance(20s);
@@ -533,7 +533,7 @@ TEST_CASE("refresh: unchanged credentials (a file not updated yet) are looked at
   CHECK(w.due_in(TimerKind::refresh) == 2s);
 }
 
-TEST_CASE("refresh: SIGHUP refreshes now; one at a time; a SIGHUP during one runs another after it") {
+TEST_CASE("refresh: SIGHUP refreshes now, one at a time, a SIGHUP during one runs another after it") {
   World w(rotating());
   ready_with(w, 3600);
   w.feed(SignalReceived{SIGHUP});
@@ -564,7 +564,7 @@ TEST_CASE("refresh: env credentials cannot be refreshed: said at start, alarm on
   CHECK(w.refreshes == 0);
 }
 
-TEST_CASE("refresh: credentials without expiry are not scheduled; stopping cancels the refresh") {
+TEST_CASE("refresh: credentials without expiry are not scheduled, stopping cancels the refresh") {
   {
     World w(rotating());
     w.feed(Started{});
@@ -583,7 +583,7 @@ TEST_CASE("refresh: credentials without expiry are not scheduled; stopping cance
   CHECK(w.refreshes == 0);
 }
 
-TEST_CASE("refresh: a changed creds directory is read once the changes settle; during a refresh, right after it") {
+TEST_CASE("refresh: a changed creds directory is read once the changes settle, during a refresh, right after it") {
   World w(rotating());
   ready_with(w, 3600);
   w.feed(CredentialsSourceChanged{});
@@ -617,4 +617,11 @@ TEST_CASE("refresh: after a rotation, the hub expiring the previous JWT is expec
   ready_with(never, 30);
   never.feed(LogLine{expired});
   CHECK(never.sup.auth_error().find("Authentication Expired") != std::string::npos);
+}
+
+TEST_CASE("refresh: never later than 90 % of the way to the min_lifetime alarm") {
+  World w(rotating(300s));
+  ready_with(w, 360);                            // two thirds: 240 s; alarm at 60 s
+  CHECK(w.due_in(TimerKind::expiry_alarm) == 60s);
+  CHECK(w.due_in(TimerKind::refresh) == 54s);
 }
