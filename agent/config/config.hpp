@@ -21,6 +21,10 @@ struct Upstream {
   std::string account;
   bool handshake_first = false;
   std::string jetstream_domain;
+  // Pings on the leaf's connections: a silently dead hub is noticed after about
+  // ping_interval x ping_max (nats-server's own default is 2m x 2).
+  std::string ping_interval = "20s";
+  std::string ping_max = "3";  // an integer (TOML integer, or text in env and flags)
 };
 
 struct Credentials {
@@ -83,7 +87,9 @@ struct Config {
   std::chrono::milliseconds stop_timeout() const;
   std::chrono::milliseconds leaf_down_restart() const;
   std::chrono::milliseconds min_lifetime() const;
-  double refresh_fraction() const;  // credentials.refresh_at as a number in [0.1, 0.95]
+  double refresh_fraction() const;
+  std::chrono::seconds ping_interval() const;  // upstream.ping_interval: 1s .. 1h, whole seconds
+  int ping_max() const;                         // upstream.ping_max: 1 .. 100  // credentials.refresh_at as a number in [0.1, 0.95]
 };
 
 // At most this many upstream URLs: more is a mistake (and each is probed and logged).

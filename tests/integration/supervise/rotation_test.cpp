@@ -182,6 +182,8 @@ TEST_CASE("rotation: new credentials of another account are refused: the old one
   const std::string file = a.dir / "leaf.creds";
   write_file(file, mint(hub, "hub/lattice.nk", 3600));
   a.toml["credentials"] = {{"source", "\"file\""}, {"file", AgentSetup::quote(file)}};
+  a.toml["upstream"]["ping_interval"] = "\"7s\"";
+  a.toml["upstream"]["ping_max"] = "4";
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   const std::string before = read_file(a.state("upstream.creds"));
@@ -197,5 +199,9 @@ TEST_CASE("rotation: new credentials of another account are refused: the old one
   CHECK(p->err().find("retrying in 1 s") != std::string::npos);
   CHECK(a.ready());
   CHECK(hub.leaf_accounts() == std::vector<std::string>{hub.lattice_account()});
+  // The rendered pings reached the running nats-server (varz reports nanoseconds).
+  const auto varz = nlohmann::json::parse(http_get("http://127.0.0.1:" + std::to_string(a.monitor) + "/varz").body, nullptr, false);
+  CHECK(varz["ping_interval"] == 7000000000LL);
+  CHECK(varz["ping_max"] == 4);
   CHECK(p->stop() == 0);
 }

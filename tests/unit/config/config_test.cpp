@@ -121,3 +121,19 @@ TEST_CASE("config: credentials.refresh_at is a fraction of the lifetime: 2/3 by 
               .find("credentials.refresh_at must be a fraction") == 0);
   }
 }
+
+TEST_CASE("config: upstream.ping_interval and ping_max: defaults 20s x 3, whole seconds, an integer from 1 to 100") {
+  const auto c = config::load(kBase, "x", {}, {});
+  CHECK(c.ping_interval() == std::chrono::seconds(20));
+  CHECK(c.ping_max() == 3);
+  const auto t = config::load(std::string(kBase) + "\n", "x", {{"LEAF_AGENT_UPSTREAM_PING_MAX", "5"}},
+                              {{"upstream.ping_interval", "1m"}});
+  CHECK(t.ping_interval() == std::chrono::seconds(60));
+  CHECK(t.ping_max() == 5);
+  CHECK(config::to_json(t)["upstream"]["ping_max"] == 5);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_interval", "500ms"}}); })
+            .find("upstream.ping_interval must be whole seconds") == 0);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_max", "0"}}); }).find("upstream.ping_max must be an integer") == 0);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_max", "3x"}}); }).find("upstream.ping_max must be an integer") == 0);
+  CHECK(error_of([] { config::load("[upstream]\nping_max = \"3\"\n", "a.toml", {}, {}); }) == "a.toml:2: upstream.ping_max must be an integer");
+}
