@@ -183,6 +183,8 @@ void Supervisor::on_refreshed(const CredentialsRefreshed& r, Actions& out) {
     // The source still has the credentials in use (a file or endpoint not updated yet): look
     // again at their refresh point, or with the backoff once that has passed.
     refresh_.last_result = "unchanged";
+    refresh_.failures_in_row = 0;  // the source answers again with what is in use: not an error
+    refresh_.last_error.clear();
     ++refresh_.unchanged_in_row;
     Millis d = old.exp == 0 ? Millis(0) : refresh_delay(r.creds.checked_at, old.iat, old.exp, p_.refresh_fraction, r.jitter_draw);
     if (d.count() == 0 && old.exp != 0) d = retry_delay(refresh_.unchanged_in_row);
