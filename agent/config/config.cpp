@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <algorithm>
 #include <functional>
 #include <sstream>
@@ -18,7 +19,7 @@ namespace leaf::config {
 
 namespace {
 
-enum class Kind { string, boolean, list };
+enum class Kind { string, boolean, list, integer };  // integer: kept as its decimal text
 
 // One configuration key: where it lives and how to reach its field.
 struct Field {
@@ -35,6 +36,7 @@ struct Field {
 #define STR(sec, k, field) Field{sec, k, Kind::string, false, [](Config& c) { return &c.field; }, nullptr, nullptr}
 #define SECRET_STR(sec, k, field) Field{sec, k, Kind::string, true, [](Config& c) { return &c.field; }, nullptr, nullptr}
 #define BOOL(sec, k, field) Field{sec, k, Kind::boolean, false, nullptr, [](Config& c) { return &c.field; }, nullptr}
+#define INT(sec, k, field) Field{sec, k, Kind::integer, false, [](Config& c) { return &c.field; }, nullptr, nullptr}
 #define LIST(sec, k, field) Field{sec, k, Kind::list, false, nullptr, nullptr, [](Config& c) { return &c.field; }}
 
 const std::vector<Field>& fields() {
@@ -47,6 +49,8 @@ const std::vector<Field>& fields() {
       STR("upstream", "account", upstream.account),
       BOOL("upstream", "handshake_first", upstream.handshake_first),
       STR("upstream", "jetstream_domain", upstream.jetstream_domain),
+      STR("upstream", "ping_interval", upstream.ping_interval),
+      INT("upstream", "ping_max", upstream.ping_max),
       STR("credentials", "source", credentials.source),
       STR("credentials", "file", credentials.file),
       STR("credentials", "jwt_env", credentials.jwt_env),
@@ -62,6 +66,7 @@ const std::vector<Field>& fields() {
       STR("credentials", "account", credentials.account),
       STR("credentials", "ttl", credentials.ttl),
       STR("credentials", "min_lifetime", credentials.min_lifetime),
+      STR("credentials", "refresh_at", credentials.refresh_at),
       STR("local", "listen", local.listen),
       STR("local", "monitor", local.monitor),
       STR("local", "auth", local.auth),
@@ -137,7 +142,8 @@ void set_from_text(Config& c, const Field& f, const std::string& text, const std
   // fuzzing: `config` then failed to print its JSON, exit 70).
   if (!text::valid_utf8(text)) throw config_error(where + ": the value is not valid UTF-8; fix its encoding");
   switch (f.kind) {
-    case Kind::string: *f.str(c) = text; break;
+    case Kind::string:
+    case Kind::integer: *f.str(c) = text; break;
     case Kind::list: *f.list(c) = split_list(text); break;
     case Kind::boolean:
       if (text == "true" || text == "1" || text == "yes") *f.flag(c) = true;
@@ -153,6 +159,10 @@ void set_from_toml(Config& c, const Field& f, const toml::node& node, const std:
     case Kind::string:
       if (!node.is_string()) throw config_error(at + ": " + f.name() + " must be a string");
       *f.str(c) = *node.value<std::string>();
+      break;
+    case Kind::integer:
+      if (!node.is_integer()) throw config_error(at + ": " + f.name() + " must be an integer");
+      *f.str(c) = std::to_string(*node.value<std::int64_t>());
       break;
     case Kind::boolean:
       if (!node.is_boolean()) throw config_error(at + ": " + f.name() + " must be true or false");
@@ -288,6 +298,42 @@ void parse(Config& c) {
                        ? std::chrono::milliseconds(0)
                        : duration_of(c.credentials.min_lifetime, "credentials.min_lifetime", kMaxCredsSpan);
   c.parsed = p;
+}
+
+std::chrono::seconds Config::ping_interval() const {
+  const auto d = duration_of(upstream.ping_interval, "upstream.ping_interval", std::chrono::hours(1));
+  if (d < std::chrono::seconds(1) || d.count() % 1000 != 0) {
+    throw config_error("upstream.ping_interval must be whole seconds, at least 1s (e.g. \"20s\"), not \"" + upstream.ping_interval + "\"");
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(d);
+}
+
+int Config::ping_max() const {
+  const std::string& t = upstream.ping_max;
+  char* end = nullptr;
+  const long n = std::strtol(t.c_str(), &end, 10);
+  if (t.empty() || *end != 0 || n < 1 || n > 100) {
+    throw config_error("upstream.ping_max must be an integer from 1 to 100, not \"" + t + "\"");
+  }
+  return static_cast<int>(n);
+}
+
+double Config::refresh_fraction() const {
+  const std::string& t = credentials.refresh_at;
+  double v = -1;
+  char tail[8] = {0};
+  double num = 0, den = 0;
+  if (std::sscanf(t.c_str(), "%lf/%lf%7s", &num, &den, tail) == 2 && den > 0) {
+    v = num / den;
+  } else if (std::sscanf(t.c_str(), "%lf%7s", &num, tail) >= 1) {
+    if (tail[0] == 0) v = num;
+    else if (std::string(tail) == "%") v = num / 100.0;
+  }
+  if (!(v >= 0.1 && v <= 0.95)) {
+    throw config_error("credentials.refresh_at must be a fraction of the credentials' lifetime between 0.1 and 0.95 "
+                       "(\"2/3\", \"0.5\" or \"75%\"), not \"" + t + "\"");
+  }
+  return v;
 }
 
 std::string server_name(const Config& c, const std::string& machine_name) {
@@ -460,6 +506,9 @@ void validate(const Config& c, bool probe_only) {
   }
   const auto& cr = c.credentials;
   const auto min_life = c.min_lifetime();
+  (void)c.refresh_fraction();
+  (void)c.ping_interval();
+  (void)c.ping_max();
   if (c.source() == Source::file) {
     if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");
   } else if (c.source() == Source::env) {
@@ -505,6 +554,13 @@ nlohmann::json to_json(const Config& c) {
       }
       case Kind::boolean: slot = *f.flag(copy); break;
       case Kind::list: slot = *f.list(copy); break;
+      case Kind::integer: {
+        const std::string& v = *f.str(copy);
+        char* end = nullptr;
+        const long long n = std::strtoll(v.c_str(), &end, 10);
+        slot = (!v.empty() && *end == 0) ? nlohmann::json(n) : nlohmann::json(v);
+        break;
+      }
     }
   }
   return out;

@@ -21,6 +21,10 @@ struct Upstream {
   std::string account;
   bool handshake_first = false;
   std::string jetstream_domain;
+  // Pings on the leaf's connections: a silently dead hub is noticed after about
+  // ping_interval x ping_max (nats-server's own default is 2m x 2).
+  std::string ping_interval = "20s";
+  std::string ping_max = "3";  // an integer (TOML integer, or text in env and flags)
 };
 
 struct Credentials {
@@ -39,6 +43,7 @@ struct Credentials {
   std::string account;          // source=signer: the account when the seed is a signing key
   std::string ttl = "1h";
   std::string min_lifetime = "5m";  // refuse credentials that expire sooner than this
+  std::string refresh_at = "2/3";   // refresh at this fraction of the lifetime (exp - iat): "2/3", "0.5", "75%"
 };
 
 struct Local {
@@ -99,6 +104,9 @@ struct Config {
   std::chrono::milliseconds stop_timeout() const { return parsed.stop_timeout; }
   std::chrono::milliseconds leaf_down_restart() const { return parsed.leaf_down_restart; }
   std::chrono::milliseconds min_lifetime() const { return parsed.min_lifetime; }
+  double refresh_fraction() const;             // credentials.refresh_at as a number in [0.1, 0.95]
+  std::chrono::seconds ping_interval() const;  // upstream.ping_interval: 1s .. 1h, whole seconds
+  int ping_max() const;                         // upstream.ping_max: 1 .. 100
 };
 
 // At most this many upstream URLs: more is a mistake (and each is probed and logged).

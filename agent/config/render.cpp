@@ -78,6 +78,8 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   d.set("creds_file", l.creds);
   d.set("reconnect_seconds", "1");  // whole seconds on 2.9.10; the floor for a credential swap
   d.set("tls_timeout_seconds", "5");
+  d.set("ping_interval", std::to_string(c.ping_interval().count()) + "s");
+  d.set("ping_max", std::to_string(c.ping_max()));
   Data urls{Data::type::list};
   for (size_t i = 0; i < c.upstream.urls.size(); ++i) {
     Data u;

@@ -216,6 +216,27 @@ void verify_written_creds(const Prepared& p) {
   }
 }
 
+Refreshed refresh_credentials(const config::Config& c, const config::Environment& env, const Prepared& p,
+                              const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline) {
+  Refreshed r;
+  r.checked_at = unix_now();
+  sources::Fetched f = sources::fetch(c, env, r.checked_at, cancelled, deadline);
+  r.origin = f.origin;
+  r.creds = sources::check_for_leaf(f, c, r.checked_at);
+  if (p.creds && r.creds.account != p.creds->account) {
+    throw creds_error("credentials are for account " + r.creds.account + ", but the credentials in use are for account " +
+                      p.creds->account + " (user " + r.creds.subject + ")");
+  }
+  if (p.creds && r.creds.token.text == p.creds->token.text) return r;  // unchanged: nothing to write
+  const creds::Creds parsed = creds::parse(f.creds);
+  const SecretString text = creds::format(parsed.jwt, std::string_view(parsed.seed.data(), parsed.seed.size()));
+  if (cancelled && cancelled()) throw Error(Exit::ok, "stopped");
+  fs::write_atomic(p.layout.creds, text, 0600);
+  r.written = true;
+  r.sha256 = sha256_hex(text);
+  return r;
+}
+
 void rewrite_nats_conf(const Prepared& p) { fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600); }
 
 Prepared run(Context& ctx) {

@@ -48,6 +48,20 @@ Prepared run(Context& ctx);
 // `local`: the chain to trust with local.auth = jwt (null: a throwaway one, for `render`).
 std::string rendered_config(const config::Config& c, const local_boundary::Chain* local = nullptr);
 
+// A credential refresh (on the Worker thread): fetch from the configured source, the same checks
+// as at start (sources::check_for_leaf) plus "the same account as the credentials in use", then
+// write them, normalised, atomically over the creds file nats-server reads at its next leaf
+// connect. Throws Error with a one-line reason; nothing is written then.
+struct Refreshed {
+  creds::Checked creds;
+  std::string origin;
+  std::int64_t checked_at = 0;  // unix seconds
+  bool written = false;         // false: the source still has the credentials in use
+  std::string sha256;           // of the file as written (see verify_written_creds)
+};
+Refreshed refresh_credentials(const config::Config& c, const config::Environment& env, const Prepared& p,
+                              const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline);
+
 // Writes the checked config again before nats-server is (re)started, so a config planted in
 // state_dir since is never what runs.
 void rewrite_nats_conf(const Prepared& p);

@@ -1,6 +1,7 @@
 #include "agent/supervise/runner.hpp"
 
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <map>
 #include <mutex>
+#include <random>
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
@@ -59,8 +61,10 @@ class Runner {
     if (!init_only_ && !c_.agent.health_listen.empty()) {
       status_ = std::make_unique<StatusServer>(loop_, c_.agent.health_listen, [this](const std::string& p) { return serve(p); });
     }
+    if (!init_only_ && !c_.dev() && c_.source() == config::Source::file) watch_creds_dir();
     feed(supervise::Started{});
     loop_.run();
+    if (inotify_fd_ >= 0) loop_.unwatch(inotify_fd_), ::close(inotify_fd_);
     return finish();
   }
 
@@ -73,7 +77,58 @@ class Runner {
     p.dev = c_.dev();
     p.has_host = !host_cmd_.empty();
     p.init_only = init_only_;
+    p.refreshable = !c_.dev() && c_.credentials.source != "env";
+    p.refresh_fraction = c_.refresh_fraction();
+    p.min_lifetime = c_.min_lifetime();
     return p;
+  }
+
+  // A Kubernetes Secret volume is updated by swapping its `..data` symlink, a plain file by a
+  // rename or a write: watching the directory sees all three (watching the file would follow the
+  // old inode). Without the watch the schedule still re-reads the file.
+  void watch_creds_dir() {
+    const std::string& file = c_.credentials.file;
+    const auto slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+    creds_base_ = slash == std::string::npos ? file : file.substr(slash + 1);
+    inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inotify_fd_ < 0 ||
+        ::inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) {
+      log_->warn("cannot watch {} for credential updates ({}); the file is re-read on the refresh schedule", dir,
+                 std::strerror(errno));
+      if (inotify_fd_ >= 0) ::close(inotify_fd_);
+      inotify_fd_ = -1;
+      return;
+    }
+    loop_.watch(inotify_fd_, [this] { read_inotify(); });
+  }
+
+  void read_inotify() {
+    alignas(struct inotify_event) char buf[4096];
+    bool relevant = false;
+    for (;;) {
+      const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      for (ssize_t at = 0; at < n;) {
+        const auto* ev = reinterpret_cast<const struct inotify_event*>(buf + at);
+        const std::string name = ev->len ? std::string(ev->name) : std::string();
+        if (name == creds_base_ || name == "..data" || (ev->mask & IN_Q_OVERFLOW)) relevant = true;
+        at += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+      }
+    }
+    if (relevant) feed(supervise::CredentialsSourceChanged{});
+  }
+
+  double jitter_draw() { return std::uniform_real_distribution<double>(-1.0, 1.0)(rng_); }
+
+  static supervise::CredsLife life_of(const creds::Checked& c, std::int64_t checked_at, const std::string& origin) {
+    supervise::CredsLife l;
+    l.iat = c.token.issued_at().value_or(checked_at);
+    l.exp = c.token.expires().value_or(0);
+    l.checked_at = checked_at;
+    l.subject = c.subject;
+    l.origin = origin;
+    return l;
   }
 
   // ---- events in, actions out ----
@@ -105,23 +160,53 @@ class Runner {
       };
       try {
         auto p = std::make_shared<bootstrap::Prepared>(bootstrap::run(ctx));
-        return [this, p] {
+        const std::int64_t checked_at = unix_now();
+        return [this, p, checked_at] {
           prepared_ = std::move(*p);
-          std::string who;
-          if (prepared_->creds) who = "user " + prepared_->creds->subject + " of account " + prepared_->creds->account;
-          feed(supervise::BootstrapDone{true, 0, "", prepared_->fastest_probe, who});
+          supervise::BootstrapDone done{true, 0, "", prepared_->fastest_probe, "", {}, 0};
+          if (prepared_->creds) {
+            done.identity = "user " + prepared_->creds->subject + " of account " + prepared_->creds->account;
+            done.creds = life_of(*prepared_->creds, checked_at, prepared_->creds_origin);
+          }
+          done.jitter_draw = jitter_draw();
+          feed(done);
         };
       } catch (const Error& e) {
         return [this, code = static_cast<int>(e.code()), msg = std::string(e.what())] {
-          feed(supervise::BootstrapDone{false, code, msg, {}, {}});
+          feed(supervise::BootstrapDone{false, code, msg, {}, {}, {}, 0});
         };
       } catch (const std::exception& e) {
-        return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}}); };
+        return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}, {}, 0}); };
       }
     });
   }
 
   void do_action(const supervise::CancelBootstrap&) { worker_.cancel(); }
+
+  void do_action(const supervise::RunRefresh&) {
+    if (!prepared_) return;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    worker_.post([this, deadline]() -> Worker::Completion {
+      try {
+        auto r = std::make_shared<bootstrap::Refreshed>(
+            bootstrap::refresh_credentials(c_, env_, *prepared_, [this] { return worker_.cancelled().load(); }, deadline));
+        return [this, r] {
+          if (r->written) {
+            prepared_->creds_sha256 = r->sha256;  // the file nats-server may now be started on
+            prepared_->creds = r->creds;
+            prepared_->creds_origin = r->origin;
+          }
+          feed(supervise::CredentialsRefreshed{true, "", life_of(r->creds, r->checked_at, r->origin), jitter_draw()});
+        };
+      } catch (const std::exception& e) {
+        return [this, msg = std::string(e.what())] {
+          supervise::CredentialsRefreshed f{false, text::one_line(msg), {}, jitter_draw()};
+          f.creds.checked_at = unix_now();
+          feed(f);
+        };
+      }
+    });
+  }
 
   void do_action(const supervise::Spawn& s) {
     if (s.child == ChildId::nats) return spawn_nats();
@@ -402,6 +487,19 @@ class Runner {
       if (auto exp = t.expires()) cr["expires_at"] = format_utc(*exp), cr["expires_in_seconds"] = *exp - unix_now();
       else cr["expires_at"] = nullptr;
       if (!sup_.auth_error().empty()) cr["refused"] = sup_.auth_error();
+      const auto& rs = sup_.refresh();
+      const auto wall = [this](supervise::TimePoint t) {
+        return format_utc(unix_now() + std::chrono::duration_cast<std::chrono::seconds>(t - loop_.now()).count());
+      };
+      cr["refreshable"] = c_.credentials.source != "env";
+      cr["next_refresh_at"] = rs.next_at ? Json(wall(*rs.next_at)) : Json();
+      cr["refresh_in_flight"] = rs.in_flight;
+      cr["refreshes"] = {{"ok", rs.ok_count}, {"error", rs.error_count}};
+      if (!rs.last_result.empty()) {
+        cr["last_refresh"] = {{"result", rs.last_result}, {"at", wall(*rs.last_at)}};
+        if (!rs.last_error.empty()) cr["last_refresh"]["error"] = rs.last_error;
+      }
+      cr["expiring"] = rs.expiring;
       j["credentials"] = cr;
     }
     const pid_t nats = kids_[static_cast<int>(ChildId::nats)].pid, host = kids_[static_cast<int>(ChildId::host)].pid;
@@ -426,8 +524,18 @@ class Runner {
          "# TYPE leaf_agent_nats_server_restarts_total counter\nleaf_agent_nats_server_restarts_total " +
          std::to_string(sup_.nats_restarts()) + "\n";
     if (prepared_ && prepared_->creds && prepared_->creds->token.expires()) {
-      gauge("leaf_agent_credentials_expiry_timestamp_seconds", "expiry of the upstream user JWT",
-            static_cast<double>(*prepared_->creds->token.expires()));
+      const auto exp = *prepared_->creds->token.expires();
+      gauge("leaf_agent_credentials_expiry_timestamp_seconds", "expiry of the upstream user JWT", static_cast<double>(exp));
+      gauge("leaf_agent_credentials_expiry_seconds", "seconds until the upstream user JWT in use expires",
+            static_cast<double>(exp - unix_now()));
+      gauge("leaf_agent_credentials_expiring", "1 when the credentials are within credentials.min_lifetime of expiry and not renewed",
+            sup_.refresh().expiring ? 1 : 0);
+    }
+    if (prepared_ && prepared_->creds) {
+      m += "# HELP leaf_agent_credential_refreshes_total credential refreshes by result\n"
+           "# TYPE leaf_agent_credential_refreshes_total counter\n"
+           "leaf_agent_credential_refreshes_total{result=\"ok\"} " + std::to_string(sup_.refresh().ok_count) + "\n"
+           "leaf_agent_credential_refreshes_total{result=\"error\"} " + std::to_string(sup_.refresh().error_count) + "\n";
     }
     if (auto after = sup_.ready_after()) gauge("leaf_agent_time_to_ready_seconds", "seconds from agent start to first ready", after->count() / 1000.0);
     return m;
@@ -451,6 +559,9 @@ class Runner {
   std::mutex progress_mu_;
   supervise::BootstrapProgress progress_;
   health::Report report_;
+  std::mt19937 rng_{std::random_device{}()};
+  int inotify_fd_ = -1;
+  std::string creds_base_;
   int code_ = 0;
   std::string error_;
   pid_t host_group_ = -1;

@@ -3,7 +3,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+
+#include "agent/core/duration.hpp"
 
 namespace leaf::supervise {
 
@@ -45,6 +48,20 @@ Millis restart_delay(int restarts_since_stable, Millis max) {
   return std::min(d, max);
 }
 
+Millis refresh_delay(std::int64_t now, std::int64_t iat, std::int64_t exp, double fraction, double jitter_draw) {
+  const double life_ms = static_cast<double>(std::max<std::int64_t>(0, exp - iat)) * 1000.0;
+  const double jitter = std::clamp(jitter_draw, -1.0, 1.0) * 0.1 * life_ms;
+  const double at_ms = static_cast<double>(iat) * 1000.0 + fraction * life_ms + jitter;
+  const double delay = at_ms - static_cast<double>(now) * 1000.0;
+  return Millis(delay <= 0 ? 0 : static_cast<Millis::rep>(std::llround(delay)));
+}
+
+Millis retry_delay(int failures) {
+  Millis d(1000);
+  for (int i = 1; i < failures && d < Millis(60000); ++i) d *= 2;
+  return std::min(d, Millis(60000));
+}
+
 Actions Supervisor::on(const Event& e, TimePoint now) {
   now_ = now;
   Actions out;
@@ -59,6 +76,8 @@ Actions Supervisor::on(const Event& e, TimePoint now) {
                  [&](const CheckResult& r) { on_check(r, out); },
                  [&](const TimerFired& t) { on_timer(t.kind, out); },
                  [&](const SignalReceived& s) { on_signal(s.sig, out); },
+                 [&](const CredentialsRefreshed& r) { on_refreshed(r, out); },
+                 [&](const CredentialsSourceChanged&) { on_source_changed(out); },
                  [&](const Fatal& f) { fail(70, "internal error: " + f.error, out); },
              },
              e);
@@ -86,6 +105,105 @@ void Supervisor::on_bootstrap(const BootstrapDone& b, Actions& out) {
   settle_ = std::max(p_.settle_min, b.fastest_probe);
   phase_ = Phase::starting;
   out.push_back(Spawn{ChildId::nats});
+  if (b.creds) {
+    adopt(*b.creds, b.jitter_draw, out);
+    if (b.creds->exp != 0 && !p_.refreshable) {
+      out.push_back(Log{Log::warn, "credentials from " + b.creds->origin + " expire at " + format_utc(b.creds->exp) +
+                                       " and cannot be refreshed by the agent: restart it with new ones before then"});
+    }
+  }
+}
+
+std::optional<Millis> Supervisor::adopt(const CredsLife& c, double jitter, Actions& out) {
+  refresh_.current = c;
+  refresh_.expiring = false;
+  out.push_back(CancelTimer{TimerKind::expiry_alarm});
+  out.push_back(CancelTimer{TimerKind::refresh});
+  refresh_.next_at.reset();
+  if (c.exp == 0) return std::nullopt;  // no expiry: refreshed only on SIGHUP
+  const std::int64_t min_life_s = std::chrono::duration_cast<std::chrono::seconds>(p_.min_lifetime).count();
+  const std::int64_t alarm_in_s = std::max<std::int64_t>(0, c.exp - min_life_s - c.checked_at);
+  out.push_back(Schedule{TimerKind::expiry_alarm, Millis(alarm_in_s * 1000)});
+  if (!p_.refreshable) return std::nullopt;
+  // Short-lived credentials next to a long min_lifetime: refresh well before the alarm point.
+  const Millis d = std::min(refresh_delay(c.checked_at, c.iat, c.exp, p_.refresh_fraction, jitter), Millis(alarm_in_s * 900));
+  schedule_refresh(d, out);
+  return d;
+}
+
+void Supervisor::schedule_refresh(Millis delay, Actions& out) {
+  refresh_.next_at = now_ + delay;
+  out.push_back(Schedule{TimerKind::refresh, delay});
+}
+
+void Supervisor::request_refresh(Actions& out) {
+  if (phase_ == Phase::stopping || phase_ == Phase::bootstrapping || !bootstrapped_ || !refresh_.current) return;
+  if (refresh_.in_flight) {
+    refresh_.wanted = true;
+    return;
+  }
+  refresh_.in_flight = true;
+  refresh_.wanted = false;
+  refresh_.next_at.reset();
+  out.push_back(CancelTimer{TimerKind::refresh});
+  out.push_back(RunRefresh{});
+}
+
+void Supervisor::on_source_changed(Actions& out) {
+  if (phase_ == Phase::stopping || !bootstrapped_ || !refresh_.current || !p_.refreshable) return;
+  if (refresh_.in_flight) {
+    refresh_.wanted = true;
+    return;
+  }
+  // A Secret update is several directory events: read once they have settled.
+  schedule_refresh(p_.change_settle, out);
+}
+
+void Supervisor::on_refreshed(const CredentialsRefreshed& r, Actions& out) {
+  refresh_.in_flight = false;
+  refresh_.last_at = now_;
+  if (phase_ == Phase::stopping || !refresh_.current) return;
+  const CredsLife old = *refresh_.current;
+  const auto expires_text = [](const CredsLife& c) {
+    return c.exp == 0 ? std::string("never expire")
+                      : "expire at " + format_utc(c.exp) + " (in " + format_duration(std::chrono::seconds(std::max<std::int64_t>(0, c.exp - c.checked_at))) + ")";
+  };
+  if (!r.ok) {
+    ++refresh_.error_count;
+    ++refresh_.failures_in_row;
+    refresh_.last_result = "error";
+    refresh_.last_error = r.error;
+    const Millis d = retry_delay(refresh_.failures_in_row);
+    CredsLife now_view = old;
+    now_view.checked_at = r.creds.checked_at ? r.creds.checked_at : old.checked_at;
+    out.push_back(Log{Log::error, "credentials refresh failed: " + r.error + "; keeping the credentials in use (user " +
+                                      old.subject + ", " + expires_text(now_view) + "); retrying in " + seconds_text(d)});
+    schedule_refresh(d, out);
+  } else if (r.creds.subject == old.subject && r.creds.iat == old.iat && r.creds.exp == old.exp) {
+    // The source still has the credentials in use (a file or endpoint not updated yet): look
+    // again at their refresh point, or with the backoff once that has passed.
+    refresh_.last_result = "unchanged";
+    refresh_.failures_in_row = 0;  // the source answers again with what is in use: not an error
+    refresh_.last_error.clear();
+    ++refresh_.unchanged_in_row;
+    Millis d = old.exp == 0 ? Millis(0) : refresh_delay(r.creds.checked_at, old.iat, old.exp, p_.refresh_fraction, r.jitter_draw);
+    if (d.count() == 0 && old.exp != 0) d = retry_delay(refresh_.unchanged_in_row);
+    if (d.count() > 0) schedule_refresh(d, out);
+  } else {
+    ++refresh_.ok_count;
+    refresh_.failures_in_row = 0;
+    refresh_.unchanged_in_row = 0;
+    refresh_.last_result = "ok";
+    refresh_.last_error.clear();
+    const auto d = adopt(r.creds, r.jitter_draw, out);
+    out.push_back(Log{Log::info, "credentials rotated from " + r.creds.origin + ": user " + r.creds.subject + ", " +
+                                     expires_text(r.creds) + "; nats-server uses them at its next leaf connect" +
+                                     (d ? "; next refresh in " + seconds_text(*d) : std::string())});
+  }
+  if (refresh_.wanted) {
+    refresh_.wanted = false;
+    request_refresh(out);
+  }
 }
 
 void Supervisor::on_child_started(const ChildStarted& c, Actions& out) {
@@ -143,8 +261,17 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       return fail(4, "nats-server could not use the credentials file the agent wrote (" + l.message +
                          "); check that the state_dir is not shared with another writer",
                   out);
-    case NatsLineKind::auth_refused:
-    case NatsLineKind::auth_expired: {
+    case NatsLineKind::auth_expired:
+      if (refresh_.ok_count > 0 && !refresh_.expiring) {
+        // Rotation as designed: the hub closed the leaf on the JWT it connected with; the file
+        // already holds the newer credentials, read at the reconnect.
+        out.push_back(Log{Log::info, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user " +
+                                         refresh_.current->subject + ")"});
+        leaf_seen_.reset();
+        return want_check(out);
+      }
+      [[fallthrough]];
+    case NatsLineKind::auth_refused: {
       const std::string why = l.kind == NatsLineKind::auth_expired ? "Authentication Expired" : "Authorization Violation";
       const std::string msg = "the upstream refused the leaf credentials (" + why + ")" +
                               (identity_.empty() ? "" : " for " + identity_) +
@@ -288,6 +415,20 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
     case TimerKind::stable:
       restarts_since_stable_ = 0;
       return;
+    case TimerKind::refresh:
+      return request_refresh(out);
+    case TimerKind::expiry_alarm: {
+      if (phase_ == Phase::stopping || !refresh_.current) return;
+      refresh_.expiring = true;
+      const auto& c = *refresh_.current;
+      std::string why = !p_.refreshable ? "the source cannot refresh them"
+                        : refresh_.last_error.empty() ? "no new credentials yet"
+                                                      : "the last refresh failed: " + refresh_.last_error;
+      out.push_back(Log{Log::error, "credentials of user " + c.subject + " expire at " + format_utc(c.exp) +
+                                        ", within credentials.min_lifetime, and have not been renewed (" + why +
+                                        "); the leaf will be disconnected when they expire"});
+      return;
+    }
     case TimerKind::leaf_down:
       if (ready_ || phase_ == Phase::stopping || !running(ChildId::nats)) return;
       out.push_back(Log{Log::warn, "the leaf has been down for " + seconds_text(p_.leaf_down_restart) +
@@ -319,7 +460,13 @@ void Supervisor::on_signal(int sig, Actions& out) {
     return;
   }
   if (sig == SIGHUP) {
-    out.push_back(Log{Log::warn, "SIGHUP ignored: this build does not refresh credentials; restart the agent to use new ones"});
+    if (!refresh_.current) return;  // bootstrapping, or dev mode: nothing to refresh yet
+    if (!p_.refreshable) {
+      out.push_back(Log{Log::warn, "SIGHUP: credentials from " + refresh_.current->origin + " cannot be refreshed by the agent"});
+      return;
+    }
+    out.push_back(Log{Log::info, "SIGHUP: refreshing the credentials now"});
+    request_refresh(out);
   }
 }
 
@@ -337,7 +484,7 @@ void Supervisor::stop(Actions& out) {
     if (ready_) set_ready(false, "stopping", out);
     phase_ = Phase::stopping;
     for (auto k : {TimerKind::check, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
-                   TimerKind::leaf_down}) {
+                   TimerKind::leaf_down, TimerKind::refresh, TimerKind::expiry_alarm}) {
       out.push_back(CancelTimer{k});
     }
     if (!bootstrapped_) out.push_back(CancelBootstrap{});

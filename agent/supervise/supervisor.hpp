@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
@@ -32,6 +33,8 @@ enum class TimerKind {
   stop_nats,       // nats-server's stop timeout: SIGKILL
   stable,          // ready long enough: the restart backoff starts over
   leaf_down,       // the leaf has been disconnected for agent.leaf_down_restart
+  refresh,         // time to fetch fresh credentials (or retry a failed fetch)
+  expiry_alarm,    // the credentials in use reach credentials.min_lifetime
 };
 
 struct Policy {
@@ -48,6 +51,18 @@ struct Policy {
   bool dev = false;                      // no upstream: the leaf check is always ok
   bool has_host = false;                 // run -- CMD
   bool init_only = false;                // `init`: exit 0 once the bootstrap has written the files
+  bool refreshable = false;              // the source can give new credentials (file, http, signer; not env)
+  double refresh_fraction = 2.0 / 3.0;   // credentials.refresh_at
+  Millis min_lifetime{300000};           // credentials.min_lifetime: below this, alarm
+  Millis change_settle{200};             // a changed creds file is read this long after the last change
+};
+
+// The lifetime of the credentials in use, as read from the JWT, and when that was (wall clock).
+struct CredsLife {
+  std::int64_t iat = 0, exp = 0;   // unix seconds; exp 0: no expiry
+  std::int64_t checked_at = 0;     // unix seconds when they were fetched and checked
+  std::string subject;             // U...: for the log line
+  std::string origin;              // where they came from, for the log line
 };
 
 // ---- events ----
@@ -58,6 +73,8 @@ struct BootstrapDone {
   std::string error;        // one line when !ok
   Millis fastest_probe{0};  // the fastest preflight round trip: a hub's verdict takes about one
   std::string identity;     // "user U... of account A...", for refusal messages
+  std::optional<CredsLife> creds;  // none in dev mode
+  double jitter_draw = 0;   // uniform in [-1, 1]: spreads the first refresh of many agents
 };
 struct BootstrapProgress {  // the bootstrap's latest failure (a preflight round failed...): what a timeout reports
   int code = 0;
@@ -86,11 +103,18 @@ struct TimerFired {
 struct SignalReceived {
   int sig = 0;
 };
+struct CredentialsRefreshed {  // a RunRefresh finished
+  bool ok = false;
+  std::string error;        // one line when !ok: the credentials in use were kept
+  CredsLife creds;          // when ok: written to the creds file, in use from the next leaf connect
+  double jitter_draw = 0;   // uniform in [-1, 1]
+};
+struct CredentialsSourceChanged {};  // the creds file's directory changed (inotify): look soon
 struct Fatal {  // an exception escaped a handler: stop children in order, exit 70
   std::string error;
 };
 using Event = std::variant<Started, BootstrapDone, BootstrapProgress, ChildStarted, ChildExited, LogLine, CheckResult,
-                           TimerFired, SignalReceived, Fatal>;
+                           TimerFired, SignalReceived, CredentialsRefreshed, CredentialsSourceChanged, Fatal>;
 
 // ---- actions ----
 struct RunBootstrap {};
@@ -110,6 +134,7 @@ struct CancelTimer {
   TimerKind kind;
 };
 struct RunCheck {};
+struct RunRefresh {};  // fetch, check (as at start), write atomically; answer CredentialsRefreshed
 struct SetReady {
   bool ready = false;
   std::string why;  // for the log: what became true or false
@@ -123,7 +148,7 @@ struct Exit {
   std::string error;  // printed as the agent's last line when set
 };
 using Action = std::variant<RunBootstrap, CancelBootstrap, Spawn, SendSignal, Schedule, CancelTimer, RunCheck, SetReady,
-                            Log, Exit>;
+                            Log, Exit, RunRefresh>;
 using Actions = std::vector<Action>;
 
 enum class Phase { bootstrapping, starting, ready, degraded, stopping, exited };
@@ -133,6 +158,25 @@ const char* phase_name(Phase p);
 // up to `max`. `restarts_since_stable` counts restarts since the last stable period.
 Millis restart_delay(int restarts_since_stable, Millis max);
 
+// When to refresh credentials issued at `iat` that expire at `exp` (unix seconds), counted from
+// `now`: at `fraction` of the lifetime, moved by up to 10 % of the lifetime either way by
+// `jitter_draw` (in [-1, 1], clamped). Never negative: 0 when that point has passed.
+Millis refresh_delay(std::int64_t now, std::int64_t iat, std::int64_t exp, double fraction, double jitter_draw);
+
+// The wait before retry `failures` (1, 2, ...) of a failed refresh: 1 s doubling, at most 60 s.
+Millis retry_delay(int failures);
+
+// What /status and /metrics show of the refresh.
+struct RefreshState {
+  std::optional<CredsLife> current;        // the credentials in use
+  std::optional<TimePoint> next_at;        // the pending refresh
+  std::optional<TimePoint> last_at;        // the last refresh's completion
+  std::string last_result;                 // "" (none yet), "ok", "unchanged" or "error"
+  std::string last_error;
+  int ok_count = 0, error_count = 0, failures_in_row = 0, unchanged_in_row = 0;
+  bool in_flight = false, wanted = false;
+  bool expiring = false;                   // within credentials.min_lifetime of expiry, not renewed
+};
 class Supervisor {
  public:
   explicit Supervisor(Policy p) : p_(std::move(p)) {}
@@ -150,6 +194,7 @@ class Supervisor {
   const CheckResult& last_check() const { return last_check_; }
   std::optional<Millis> ready_after() const { return ready_after_; }
   int exit_code() const { return exit_code_; }
+  const RefreshState& refresh() const { return refresh_; }
 
  private:
   void on_started(Actions& out);
@@ -160,6 +205,12 @@ class Supervisor {
   void on_check(const CheckResult& r, Actions& out);
   void on_timer(TimerKind k, Actions& out);
   void on_signal(int sig, Actions& out);
+  void on_refreshed(const CredentialsRefreshed& r, Actions& out);
+  void request_refresh(Actions& out);                // now, or after the one in flight
+  void on_source_changed(Actions& out);
+  void schedule_refresh(Millis delay, Actions& out);
+  // The credentials in use: schedules their refresh (returned) and the expiry alarm.
+  std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);
   void want_check(Actions& out);     // run a check now, or right after the one in flight
   void next_check(Actions& out, std::optional<Millis> settle_left);
   void set_ready(bool ready, const std::string& why, Actions& out);
@@ -188,6 +239,7 @@ class Supervisor {
   BootstrapProgress progress_;
   std::string identity_;
   CheckResult last_check_;
+  RefreshState refresh_;
 };
 
 }  // namespace leaf::supervise

@@ -110,3 +110,30 @@ TEST_CASE("config: to_json shows the effective values with secret-bearing ones e
   CHECK(j.dump().find("token=abc") == std::string::npos);
   CHECK(j["local"]["listen"] == "127.0.0.1:4222");
 }
+
+TEST_CASE("config: credentials.refresh_at is a fraction of the lifetime: 2/3 by default, 0.5, 75 %, nonsense refused") {
+  CHECK(config::load(kBase, "x", {}, {}).refresh_fraction() == doctest::Approx(2.0 / 3.0));
+  CHECK(config::load(kBase, "x", {}, {{"credentials.refresh_at", "0.5"}}).refresh_fraction() == doctest::Approx(0.5));
+  CHECK(config::load(kBase, "x", {}, {{"credentials.refresh_at", "75%"}}).refresh_fraction() == doctest::Approx(0.75));
+  for (const char* bad : {"1", "0", "soon", "3/2", "0.5x", "2/0", "-1/3", "99%"}) {
+    CAPTURE(bad);
+    CHECK(error_of([bad] { config::load(kBase, "x", {}, {{"credentials.refresh_at", bad}}); })
+              .find("credentials.refresh_at must be a fraction") == 0);
+  }
+}
+
+TEST_CASE("config: upstream.ping_interval and ping_max: defaults 20s x 3, whole seconds, an integer from 1 to 100") {
+  const auto c = config::load(kBase, "x", {}, {});
+  CHECK(c.ping_interval() == std::chrono::seconds(20));
+  CHECK(c.ping_max() == 3);
+  const auto t = config::load(std::string(kBase) + "\n", "x", {{"LEAF_AGENT_UPSTREAM_PING_MAX", "5"}},
+                              {{"upstream.ping_interval", "1m"}});
+  CHECK(t.ping_interval() == std::chrono::seconds(60));
+  CHECK(t.ping_max() == 5);
+  CHECK(config::to_json(t)["upstream"]["ping_max"] == 5);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_interval", "500ms"}}); })
+            .find("upstream.ping_interval must be whole seconds") == 0);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_max", "0"}}); }).find("upstream.ping_max must be an integer") == 0);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_max", "3x"}}); }).find("upstream.ping_max must be an integer") == 0);
+  CHECK(error_of([] { config::load("[upstream]\nping_max = \"3\"\n", "a.toml", {}, {}); }) == "a.toml:2: upstream.ping_max must be an integer");
+}

@@ -132,9 +132,11 @@ TEST_CASE("nats_conf: the built-in templates read back, and syntax limits hold")
   c.upstream.handshake_first = true;
   const std::string out = render::nats_config(c, render::builtin_template(c), "builtin", "leaf-test");
   const config::ConfNode root = config::parse_nats_conf(out);
-  REQUIRE(root.keys.size() == 4);
+  REQUIRE(root.keys.size() == 6);
   CHECK(root.keys[0] == "server_name");
-  CHECK(root.keys[3] == "leafnodes");
+  CHECK(root.keys[3] == "ping_interval");
+  CHECK(root.keys[4] == "ping_max");
+  CHECK(root.keys[5] == "leafnodes");
   c.agent.mode = "dev";
   config::parse(c);
   CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "dev", "leaf-test"); }) == "");

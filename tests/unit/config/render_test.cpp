@@ -95,3 +95,11 @@ TEST_CASE("render: a broken template is a config error naming it") {
   CHECK_THROWS_WITH_AS(render::render("{{#open}} never closed", {}, "custom.tmpl"),
                        doctest::Contains("template custom.tmpl"), Error);
 }
+
+TEST_CASE("render: pings for a silently dead hub: ping_interval and ping_max from the upstream section") {
+  config::Config c = leaf_config();
+  CHECK(render_leaf(c).find("ping_interval: \"20s\"\nping_max: 3\n") != std::string::npos);
+  c.upstream.ping_interval = "1m30s";
+  c.upstream.ping_max = "5";
+  CHECK(render_leaf(c).find("ping_interval: \"90s\"\nping_max: 5\n") != std::string::npos);
+}

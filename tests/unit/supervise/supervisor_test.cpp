@@ -19,7 +19,7 @@ struct World {
   std::map<TimerKind, TimePoint> timers;
   std::vector<ChildId> spawned;
   std::vector<std::pair<ChildId, int>> signals;
-  int checks = 0, bootstraps = 0, cancels = 0;
+  int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0;
   std::vector<bool> ready_changes;
   std::optional<Exit> exit;
   std::vector<std::string> logs;
@@ -33,6 +33,7 @@ struct World {
     if (auto* s = std::get_if<Spawn>(&a)) spawned.push_back(s->child);
     if (auto* s = std::get_if<SendSignal>(&a)) signals.emplace_back(s->child, s->sig);
     if (std::get_if<RunCheck>(&a)) ++checks;
+    if (std::get_if<RunRefresh>(&a)) ++refreshes;
     if (std::get_if<RunBootstrap>(&a)) ++bootstraps;
     if (std::get_if<CancelBootstrap>(&a)) ++cancels;
     if (auto* r = std::get_if<SetReady>(&a)) ready_changes.push_back(r->ready);
@@ -73,7 +74,7 @@ struct World {
   // Started -> bootstrap ok -> nats-server up -> a passing check.
   void to_ready() {
     feed(Started{});
-    feed(BootstrapDone{true, 0, "", 5ms, "user U of account A"});
+    feed(BootstrapDone{true, 0, "", 5ms, "user U of account A", {}, 0});
     feed(ChildStarted{ChildId::nats});
     feed(good());
   }
@@ -104,7 +105,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
   CHECK(w.bootstraps == 1);
   CHECK(w.pending(TimerKind::ready_deadline));
   CHECK(w.spawned.empty());
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   REQUIRE(w.spawned == std::vector<ChildId>{ChildId::nats});
   w.feed(ChildStarted{ChildId::nats});
   CHECK(w.sup.phase() == Phase::starting);
@@ -121,7 +122,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
 TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only after the settle time") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 120ms, ""});  // the hub answered preflight in 120 ms
+  w.feed(BootstrapDone{true, 0, "", 120ms, "", {}, 0});  // the hub answered preflight in 120 ms
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
   listed.leaf_accepted = false;
@@ -139,7 +140,7 @@ TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only af
 
   World fast;
   fast.feed(Started{});
-  fast.feed(BootstrapDone{true, 0, "", 120ms, ""});
+  fast.feed(BootstrapDone{true, 0, "", 120ms, "", {}, 0});
   fast.feed(ChildStarted{ChildId::nats});
   fast.feed(fast.good());  // accepted: no settle wait
   CHECK(fast.sup.ready());
@@ -164,7 +165,7 @@ TEST_CASE("supervisor: the host starts once, when first ready, readiness drops a
 TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then fast ones") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(w.checks == 1);
@@ -267,7 +268,7 @@ TEST_CASE("supervisor: the host exiting on its own ends the agent with its code,
 TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last words") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [FTL] Error listening on port: 127.0.0.1:4222, \"address already in use\"")});
   w.feed(ChildExited{ChildId::nats, 1, ""});
@@ -277,7 +278,7 @@ TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last 
 
   World cannot;
   cannot.feed(Started{});
-  cannot.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  cannot.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   cannot.feed(ChildExited{ChildId::nats, 127, "cannot start nats-server nope: No such file or directory"});
   REQUIRE(cannot.exit);
   CHECK(cannot.exit->code == 6);
@@ -288,7 +289,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
   p.ready_timeout = 20s;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(w.leaf_down());
   w.advance(20s);
@@ -301,7 +302,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
 
   World refused(p);
   refused.feed(Started{});
-  refused.feed(BootstrapDone{true, 0, "", 5ms, "user UX of account AX"});
+  refused.feed(BootstrapDone{true, 0, "", 5ms, "user UX of account AX", {}, 0});
   refused.feed(ChildStarted{ChildId::nats});
   refused.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
   refused.advance(20s);
@@ -328,14 +329,14 @@ TEST_CASE("supervisor: SIGTERM during the bootstrap cancels it and exits at once
   CHECK(w.cancels == 1);
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});  // finishing late changes nothing
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});  // finishing late changes nothing
   CHECK(w.spawned.empty());
 }
 
 TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothing") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{false, 4, "credentials expired", {}, ""});
+  w.feed(BootstrapDone{false, 4, "credentials expired", {}, "", {}, 0});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 4);
   CHECK(w.spawned.empty());
@@ -344,7 +345,7 @@ TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothin
 TEST_CASE("supervisor: credentials nats-server cannot read are a credentials error (exit 4)") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Credentials file malformed")});
   CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
@@ -381,7 +382,7 @@ TEST_CASE("supervisor: init exits 0 once the bootstrap has written the files") {
   p.init_only = true;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, ""});
+  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
   CHECK(w.spawned.empty());
@@ -411,4 +412,226 @@ TEST_CASE("supervisor: a leaf down for leaf_down_restart gets nats-server restar
   w.crash_nats(137);
   CHECK(w.due_in(TimerKind::restart_nats) == 0ms);
   CHECK_FALSE(w.exit);
+}
+
+// ---- credential rotation ----
+namespace {
+constexpr std::int64_t kT0 = 1'800'000'000;  // wall clock at the bootstrap (unix seconds)
+
+CredsLife life(std::int64_t iat, std::int64_t exp, std::int64_t checked_at, std::string sub = "U1") {
+  CredsLife c;
+  c.iat = iat, c.exp = exp, c.checked_at = checked_at, c.subject = std::move(sub), c.origin = "signer";
+  return c;
+}
+
+Policy rotating(Millis min_lifetime = 2s) {
+  Policy p;
+  p.refreshable = true;
+  p.min_lifetime = min_lifetime;
+  return p;
+}
+
+// Ready with credentials issued at kT0 that live `ttl` seconds.
+void ready_with(World& w, std::int64_t ttl, double jitter = 0) {
+  w.feed(Started{});
+  BootstrapDone b{true, 0, "", 5ms, "user U1 of account A", {}, 0};
+  b.creds = life(kT0, kT0 + ttl, kT0);
+  b.jitter_draw = jitter;
+  w.feed(b);
+  w.feed(ChildStarted{ChildId::nats});
+  w.feed(w.good());
+}
+
+std::int64_t wall(const World& w) {  // the fake wall clock: kT0 at the fake steady clock's zero
+  return kT0 + std::chrono::duration_cast<std::chrono::seconds>(w.now.time_since_epoch()).count();
+}
+
+bool logged(const World& w, const std::string& part) {
+  return std::any_of(w.logs.begin(), w.logs.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+}
+}  // namespace
+
+TEST_CASE("refresh: refresh_delay is the fraction of the lifetime, jitter within 10 %, never negative") {
+  CHECK(refresh_delay(kT0, kT0, kT0 + 3600, 2.0 / 3.0, 0) == 2400s);
+  CHECK(refresh_delay(kT0 + 600, kT0, kT0 + 3600, 2.0 / 3.0, 0) == 1800s);  // counted from now
+  CHECK(refresh_delay(kT0, kT0, kT0 + 3600, 2.0 / 3.0, 1) == 2400s + 360s);
+  CHECK(refresh_delay(kT0, kT0, kT0 + 3600, 2.0 / 3.0, -1) == 2400s - 360s);
+  CHECK(refresh_delay(kT0, kT0, kT0 + 3600, 2.0 / 3.0, 7) == 2400s + 360s);  // the draw is clamped
+  CHECK(refresh_delay(kT0, kT0, kT0 + 20, 0.5, 0) == 10s);
+  CHECK(refresh_delay(kT0 + 50, kT0, kT0 + 20, 2.0 / 3.0, 0) == 0ms);         // past: now
+  for (double draw = -1; draw <= 1.0; draw += 0.125) {
+    const Millis d = refresh_delay(kT0, kT0, kT0 + 20, 2.0 / 3.0, draw);
+    CHECK(d >= 11333ms);
+    CHECK(d <= 15334ms);
+  }
+}
+
+TEST_CASE("refresh: retry_delay is 1 s doubling to 60 s") {
+  CHECK(retry_delay(1) == 1s);
+  CHECK(retry_delay(2) == 2s);
+  CHECK(retry_delay(3) == 4s);
+  CHECK(retry_delay(6) == 32s);
+  CHECK(retry_delay(7) == 60s);
+  CHECK(retry_delay(100) == 60s);
+}
+
+TEST_CASE("refresh: scheduled at two thirds with the jitter drawn, then again from the new credentials") {
+  World w(rotating());
+  ready_with(w, 30, 0.5);                       // 20 s + 0.5 * 3 s
+  REQUIRE(w.pending(TimerKind::refresh));
+  CHECK(w.due_in(TimerKind::refresh) == 21500ms);
+  CHECK(w.due_in(TimerKind::expiry_alarm) == 28s);  // 30 s - min_lifetime 2 s
+  w.advance(21499ms);
+  CHECK(w.refreshes == 0);
+  w.advance(1ms);
+  CHECK(w.refreshes == 1);
+  CHECK(w.sup.refresh().in_flight);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 30, wall(w), "U2"), 0});
+  CHECK(w.sup.refresh().ok_count == 1);
+  CHECK(w.sup.refresh().last_result == "ok");
+  CHECK(w.sup.refresh().current->subject == "U2");
+  CHECK(w.due_in(TimerKind::refresh) == 20s);
+  CHECK(w.due_in(TimerKind::expiry_alarm) == 28s);  // moved with the new expiry
+  CHECK(logged(w, "credentials rotated from signer: user U2"));
+  CHECK(w.sup.ready());                              // a rotation is not an outage
+  w.advance(20s);
+  CHECK(w.refreshes == 2);
+}
+
+TEST_CASE("refresh: a failure keeps the credentials in use and retries with backoff, then alarms near expiry") {
+  World w(rotating(2s));
+  ready_with(w, 30);
+  w.advance(20s);
+  REQUIRE(w.refreshes == 1);
+  const std::vector<Millis> expected = {1s, 2s, 4s};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    CredsLife at;
+    at.checked_at = wall(w);
+    w.feed(CredentialsRefreshed{false, "credentials are for account AOTHER, but upstream.account is A", at, 0});
+    CHECK(w.due_in(TimerKind::refresh) == expected[i]);
+    CHECK(w.sup.refresh().current->subject == "U1");   // the old ones stay
+    CHECK(w.sup.refresh().current->exp == kT0 + 30);
+    CHECK(w.sup.refresh().last_result == "error");
+    w.advance(expected[i]);
+    CHECK(w.refreshes == static_cast<int>(i) + 2);
+  }
+  CHECK(w.sup.refresh().error_count == 3);
+  CHECK(logged(w, "credentials refresh failed: credentials are for account AOTHER"));
+  CHECK(logged(w, "keeping the credentials in use (user U1"));
+  CHECK_FALSE(w.sup.refresh().expiring);
+  w.advance(1s);  // 28 s: exp - min_lifetime
+  CHECK(w.sup.refresh().expiring);
+  CHECK(logged(w, "have not been renewed (the last refresh failed: credentials are for account AOTHER"));
+  // A success clears the alarm and the backoff.
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 30, wall(w), "U2"), 0});
+  CHECK_FALSE(w.sup.refresh().expiring);
+  CHECK(w.sup.refresh().failures_in_row == 0);
+  CHECK(w.due_in(TimerKind::refresh) == 20s);
+}
+
+TEST_CASE("refresh: unchanged credentials (a file not updated yet) are looked at again with the backoff") {
+  World w(rotating());
+  ready_with(w, 30);
+  w.advance(20s);
+  REQUIRE(w.refreshes == 1);
+  w.feed(CredentialsRefreshed{true, "", life(kT0, kT0 + 30, wall(w), "U1"), 0});
+  CHECK(w.sup.refresh().last_result == "unchanged");
+  CHECK(w.sup.refresh().ok_count == 0);
+  CHECK(w.due_in(TimerKind::refresh) == 1s);
+  w.advance(1s);
+  w.feed(CredentialsRefreshed{true, "", life(kT0, kT0 + 30, wall(w), "U1"), 0});
+  CHECK(w.due_in(TimerKind::refresh) == 2s);
+}
+
+TEST_CASE("refresh: SIGHUP refreshes now, one at a time, a SIGHUP during one runs another after it") {
+  World w(rotating());
+  ready_with(w, 3600);
+  w.feed(SignalReceived{SIGHUP});
+  CHECK(w.refreshes == 1);
+  CHECK_FALSE(w.pending(TimerKind::refresh));
+  w.feed(SignalReceived{SIGHUP});
+  CHECK(w.refreshes == 1);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0});
+  CHECK(w.refreshes == 2);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 3600, wall(w), "U3"), 0});
+  CHECK(w.refreshes == 2);
+  CHECK(w.sup.refresh().ok_count == 2);
+  CHECK(w.due_in(TimerKind::refresh) == 2400s);
+}
+
+TEST_CASE("refresh: env credentials cannot be refreshed: said at start, alarm only, SIGHUP says so") {
+  Policy p = rotating(5s);
+  p.refreshable = false;
+  World w(p);
+  ready_with(w, 30);
+  CHECK(logged(w, "cannot be refreshed by the agent"));
+  CHECK_FALSE(w.pending(TimerKind::refresh));
+  CHECK(w.due_in(TimerKind::expiry_alarm) == 25s);
+  w.feed(SignalReceived{SIGHUP});
+  CHECK(w.refreshes == 0);
+  w.advance(25s);
+  CHECK(w.sup.refresh().expiring);
+  CHECK(w.refreshes == 0);
+}
+
+TEST_CASE("refresh: credentials without expiry are not scheduled, stopping cancels the refresh") {
+  {
+    World w(rotating());
+    w.feed(Started{});
+    BootstrapDone b{true, 0, "", 5ms, "", {}, 0};
+    b.creds = life(kT0, 0, kT0);
+    w.feed(b);
+    CHECK_FALSE(w.pending(TimerKind::refresh));
+    CHECK_FALSE(w.pending(TimerKind::expiry_alarm));
+  }
+  World w(rotating());
+  ready_with(w, 30);
+  w.feed(SignalReceived{SIGTERM});
+  CHECK_FALSE(w.pending(TimerKind::refresh));
+  CHECK_FALSE(w.pending(TimerKind::expiry_alarm));
+  w.feed(SignalReceived{SIGHUP});
+  CHECK(w.refreshes == 0);
+}
+
+TEST_CASE("refresh: a changed creds directory is read once the changes settle, during a refresh, right after it") {
+  World w(rotating());
+  ready_with(w, 3600);
+  w.feed(CredentialsSourceChanged{});
+  w.advance(100ms);
+  w.feed(CredentialsSourceChanged{});  // a Secret update: several events
+  CHECK(w.due_in(TimerKind::refresh) == 200ms);
+  w.advance(199ms);
+  CHECK(w.refreshes == 0);
+  w.advance(1ms);
+  CHECK(w.refreshes == 1);
+  w.feed(CredentialsSourceChanged{});
+  CHECK(w.refreshes == 1);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0});
+  CHECK(w.refreshes == 2);
+}
+
+TEST_CASE("refresh: after a rotation, the hub expiring the previous JWT is expected, not a refusal") {
+  World w(rotating());
+  ready_with(w, 30);
+  w.advance(20s);
+  w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 30, wall(w), "U2"), 0});
+  NatsLine expired;
+  expired.kind = NatsLineKind::auth_expired;
+  expired.level = NatsLevel::error;
+  expired.message = "Leafnode Error 'Authentication Expired'";
+  w.feed(LogLine{expired});
+  CHECK(w.sup.auth_error().empty());
+  CHECK(logged(w, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user U2)"));
+  // Without a rotation it is a refusal, said loudly.
+  World never(rotating());
+  ready_with(never, 30);
+  never.feed(LogLine{expired});
+  CHECK(never.sup.auth_error().find("Authentication Expired") != std::string::npos);
+}
+
+TEST_CASE("refresh: never later than 90 % of the way to the min_lifetime alarm") {
+  World w(rotating(300s));
+  ready_with(w, 360);                            // two thirds: 240 s; alarm at 60 s
+  CHECK(w.due_in(TimerKind::expiry_alarm) == 60s);
+  CHECK(w.due_in(TimerKind::refresh) == 54s);
 }
