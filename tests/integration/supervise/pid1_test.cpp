@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/config/render.hpp"
 #include "agent/core/creds.hpp"
 
 #include "agent_support.hpp"
@@ -324,4 +325,45 @@ TEST_CASE("pid1: init interrupted exits non-zero, and a SIGSTOPped nats-server i
   const auto t0 = Clock::now();
   CHECK(p->stop(20s) == 0);
   CHECK(Clock::now() - t0 < 5s);  // SIGCONT with the SIGTERM: not the 10 s stop timeout
+}
+
+TEST_CASE("bootstrap: what nats-server's parser refuses never reaches it, and a rejected config replaces nothing") {
+  Hub hub;
+  SUBCASE("credentials with CRLF line endings and a blank line in a block are written normalised and work") {
+    AgentSetup a(hub);
+    std::string text = read_file(hub.file("hub/leaf.creds"));
+    std::string crlf;
+    for (char ch : text) crlf += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
+    const size_t jwt_start = crlf.find("\r\n", crlf.find("BEGIN NATS USER JWT")) + 2;
+    crlf.insert(jwt_start, "\r\n");  // a blank line inside the JWT block
+    write_file(a.dir / "crlf.creds", crlf);
+    a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "crlf.creds");
+    auto p = a.start();
+    REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+    const std::string written = read_file(a.state("upstream.creds"));
+    CHECK(written.find('\r') == std::string::npos);
+    CHECK(written.find("-----BEGIN NATS USER JWT-----\ney") != std::string::npos);
+    CHECK(p->stop() == 0);
+  }
+  SUBCASE("init: a config nats-server rejects leaves the good nats.conf in place") {
+    AgentSetup a(hub);
+    REQUIRE(agent({"init", "-c", a.write_config()}).code == 0);
+    const std::string good = read_file(a.state("nats.conf"));
+    // A template nats-server refuses (an unknown top-level key), but our own checks accept.
+    write_file(a.dir / "bad.tmpl", std::string(leaf::render::builtin_template(leaf::config::Config{})) + "\nno_such_option: true\n");
+    a.toml["agent"]["template"] = AgentSetup::quote(a.dir / "bad.tmpl");
+    const Result r = agent({"init", "-c", a.write_config()});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("nats-server rejected the rendered config") != std::string::npos);
+    CHECK(read_file(a.state("nats.conf")) == good);
+    CHECK(file_mode(a.state("nats.conf.candidate")) == -1);
+  }
+  SUBCASE("agent.nats_server = /bin/false: exit 6 saying what happened, nothing started") {
+    AgentSetup a(hub);
+    a.toml["agent"]["nats_server"] = "\"/bin/false\"";
+    const Result r = agent({"run", "-c", a.write_config()});
+    CHECK(r.code == 6);
+    CHECK(r.err.find("/bin/false -t exited with code 1 and said nothing") != std::string::npos);
+    CHECK(file_mode(a.state("upstream.creds")) == -1);
+  }
 }

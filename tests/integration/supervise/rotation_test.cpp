@@ -15,8 +15,10 @@
 #include "agent/core/creds.hpp"
 #include "agent/core/duration.hpp"
 #include "agent/core/jwt.hpp"
+#include "agent/preflight/pki.hpp"
 #include "agent/sources/signer.hpp"
 #include "agent_support.hpp"
+#include "support/https_server.hpp"
 
 using namespace harness;
 
@@ -203,5 +205,39 @@ TEST_CASE("rotation: new credentials of another account are refused: the old one
   const auto varz = nlohmann::json::parse(http_get("http://127.0.0.1:" + std::to_string(a.monitor) + "/varz").body, nullptr, false);
   CHECK(varz["ping_interval"] == 7000000000LL);
   CHECK(varz["ping_max"] == 4);
+  CHECK(p->stop() == 0);
+}
+
+TEST_CASE("rotation: an HTTPS endpoint that hands out new credentials on each call") {
+  Hub hub;
+  TempDir pki_dir;
+  const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
+  const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
+  write_file(pki_dir / "ca.pem", ca.cert_pem);
+  write_file(pki_dir / "cert.pem", cert.cert_pem);
+  write_file(pki_dir / "key.pem", cert.key_pem);
+  HttpsServer server(pki_dir / "cert.pem", pki_dir / "key.pem");
+  std::string first, second;
+  server.respond(200, nlohmann::json{{"creds", mint(hub, "hub/lattice.nk", 3600, &first)}}.dump());
+  AgentSetup a(hub);
+  a.toml["credentials"] = {{"source", "\"http\""},
+                           {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server.port()) + "/creds")},
+                           {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
+  auto p = a.start({}, {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}});
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  CHECK(a.status()["credentials"]["subject"] == first);
+  // The endpoint now has a new user: a refresh (SIGHUP, as the schedule would) fetches, checks
+  // and writes it; the running leaf keeps its connection, the next connect uses the new user.
+  server.respond(200, nlohmann::json{{"creds", mint(hub, "hub/lattice.nk", 3600, &second)}}.dump());
+  p->signal(SIGHUP);
+  REQUIRE_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == second; }, 15s), p->err());
+  CHECK(leaf::creds::parse(read_file(a.state("upstream.creds"))).jwt.find('.') != std::string::npos);
+  CHECK(a.status()["credentials"]["refreshes"]["ok"] == 1);
+  CHECK(a.ready());
+  // A nats-server restart now starts on the rotated file (its hash was updated), and connects as the new user.
+  const pid_t nats = a.status()["nats_server"]["pid"].get<pid_t>();
+  ::kill(nats, SIGKILL);
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready() && a.status()["nats_server"]["restarts"] == 1; }, 30s), p->err());
+  CHECK(p->running());
   CHECK(p->stop() == 0);
 }
