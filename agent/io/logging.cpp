@@ -1,6 +1,5 @@
 #include "agent/io/logging.hpp"
 
-#include "agent/core/text.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -46,29 +45,5 @@ void setup(const std::string& format, const std::string& level) {
 
 std::shared_ptr<spdlog::logger> agent() { return make("leaf-agent"); }
 std::shared_ptr<spdlog::logger> nats_server() { return make("nats-server"); }
-
-std::string relay_nats_line(const std::string& line) {
-  // nats-server 2.9: "[1234] 2026/11/22 16:25:43.117540 [INF] message"
-  static const std::pair<const char*, spdlog::level::level_enum> tags[] = {
-      {" [INF] ", spdlog::level::info}, {" [WRN] ", spdlog::level::warn}, {" [ERR] ", spdlog::level::err},
-      {" [DBG] ", spdlog::level::debug}, {" [TRC] ", spdlog::level::trace}, {" [FTL] ", spdlog::level::critical}};
-  spdlog::level::level_enum lvl = spdlog::level::info;
-  std::string msg = line;
-  for (const auto& [tag, level] : tags) {
-    const size_t at = line.find(tag);
-    if (at != std::string::npos && at < 40) {  // the tag follows pid and time, never deep in a message
-      lvl = level;
-      msg = line.substr(at + 7);
-      break;
-    }
-  }
-  // The child's bytes reach our log and our one-line errors: no raw escapes or invalid bytes.
-  msg = text::one_line(msg);
-  // The agent's own probe connects every few seconds; in operator mode (local.auth = jwt) the
-  // server notes each connection at info. Only info lines about that client go to debug.
-  if (lvl == spdlog::level::info && msg.find(":leaf-agent health\" - ") != std::string::npos) lvl = spdlog::level::debug;
-  nats_server()->log(lvl, msg);
-  return msg;
-}
 
 }  // namespace leaf::logging

@@ -15,8 +15,5 @@ void setup(const std::string& format, const std::string& level);
 std::shared_ptr<spdlog::logger> agent();
 std::shared_ptr<spdlog::logger> nats_server();
 
-// Re-logs one line of nats-server output ("[pid] date time [INF] message") at its level.
-// Returns the message part (without pid, time and level) for the caller to react to.
-std::string relay_nats_line(const std::string& line);
 
 }  // namespace leaf::logging

@@ -27,6 +27,9 @@ NatsLine classify_nats_line(std::string_view line) {
   }
   out.message = text::one_line(msg);
   const std::string& m = out.message;
+  // The agent's own probe connects every few seconds; in operator mode (local.auth = jwt) the
+  // server notes each such connection at info. Only info lines about that client go to debug.
+  if (out.level == NatsLevel::info && contains(m, ":leaf-agent health\" - ")) out.level = NatsLevel::debug;
   if (contains(m, "Credentials file malformed") || contains(m, "has malformed seed")) {
     out.kind = NatsLineKind::creds_malformed;
   } else if (contains(m, "Authentication Expired")) {

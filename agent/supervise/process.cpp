@@ -116,36 +116,6 @@ SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<st
 
 int exec_failure_code(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }
 
-Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
-              bool die_with_parent) {
-  const SpawnResult r = try_spawn(argv, env, SpawnOptions{capture, die_with_parent, false});
-  if (r.error_errno != 0) {
-    throw Error(Exit::server, "cannot start " + argv[0] + ": " + std::strerror(r.error_errno) +
-                                  (r.error_errno == ENOENT ? " (is it installed and on PATH?)" : ""));
-  }
-  return r.spawned;
-}
-
-Captured run_capture(const std::vector<std::string>& argv) {
-  const Spawned s = spawn(argv, environment({}, {}), true, true);
-  Captured c;
-  char buf[512];
-  for (;;) {
-    const ssize_t n = ::read(s.output_fd, buf, sizeof buf);
-    if (n > 0) {
-      c.output.append(buf, static_cast<size_t>(n));
-    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      pollfd p{s.output_fd, POLLIN, 0};
-      ::poll(&p, 1, -1);
-    } else {
-      break;  // EOF: the child closed its output
-    }
-  }
-  ::close(s.output_fd);
-  c.exit_code = exit_code(wait_child(s.pid));
-  return c;
-}
-
 Captured run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                      const std::function<bool()>& cancelled) {
   const SpawnResult sr = try_spawn(argv, environment({}, {}), SpawnOptions{true, true, true});

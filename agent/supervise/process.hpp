@@ -16,22 +16,15 @@ struct Spawned {
   int output_fd = -1;  // read end of the child's stdout+stderr when captured, else -1
 };
 
-// fork + exec. `env` is the complete environment ("K=V"). With `capture`, stdout and stderr
-// go to one pipe (non-blocking read end returned). The child gets PR_SET_PDEATHSIG(SIGKILL)
-// when `die_with_parent`, so a killed agent leaves no nats-server behind.
-// Throws Error(Exit::server) when the program cannot be started (reported from the child
-// through a CLOEXEC pipe, so "not found" is an error here, not a silent exit 127).
-Spawned spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, bool capture,
-              bool die_with_parent);
-
-// How a supervised child is started (see Child): its own process group so that a stop reaches
-// whatever it started, and SIGKILL when the agent dies (even by SIGKILL).
+// fork + exec of a child: `env` is its complete environment ("K=V"). Its own process group so
+// that a stop reaches whatever it started, and SIGKILL when the agent dies (even by SIGKILL).
+// Exec failures are reported from the child through a CLOEXEC pipe, so "not found" is known here.
 struct SpawnOptions {
   bool capture = false;            // stdout+stderr into a pipe (Spawned::output_fd)
   bool die_with_parent = true;     // PR_SET_PDEATHSIG(SIGKILL)
   bool own_process_group = false;  // setpgid(0, 0): signal it as a group
 };
-// Like spawn(), but never throws for exec failures: `error_errno` is the child's exec errno
+// Never throws for exec failures: `error_errno` is the child's exec errno
 // (ENOENT: 127 as a shell reports it; EACCES/ENOEXEC: 126) and pid is -1.
 struct SpawnResult {
   Spawned spawned;
@@ -41,15 +34,14 @@ SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<st
 // The exit code a shell gives for a command that could not be executed: 127 not found, else 126.
 int exec_failure_code(int err);
 
-// Runs `argv` to completion (no shell), stdout and stderr together. For short commands such as
-// `nats-server --version` and `nats-server -t`. Throws like spawn() when it cannot start.
+// Runs `argv` to completion (no shell), stdout and stderr together, for short commands such as
+// `nats-server --version` and `nats-server -t`: Error(Exit::server) when it cannot start. Bounded:
+// the child (its process group) is killed and Error(Exit::server) thrown when it runs past `timeout`
+// or `cancelled()` turns true (checked every 50 ms). Output is capped at 64 KiB.
 struct Captured {
   int exit_code = -1;
   std::string output;
 };
-Captured run_capture(const std::vector<std::string>& argv);
-// Same, bounded: the child is killed and Error(Exit::server) thrown when it runs past `timeout`
-// or `cancelled()` turns true (checked every 50 ms). Output is capped at 64 KiB.
 Captured run_capture(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                      const std::function<bool()>& cancelled);
 

@@ -206,10 +206,8 @@ TEST_CASE("bad configuration: one-line errors, exit 3, nothing started") {
 TEST_CASE("the hub refusing the credentials: a clear error naming user and account, exit 4") {
   Hub hub;
   TempDir other;
-  REQUIRE(agent({"dev-hub", "--dir", other / "hub"}).code == 0);  // an account this hub does not trust
   AgentSetup a(hub);
-  a.toml["upstream"].erase("account");
-  a.toml["credentials"]["file"] = AgentSetup::quote(other / "hub/leaf.creds");
+  a.use_untrusted_creds(other);
   a.toml["agent"]["ready_timeout"] = "\"3s\"";
   const Result r = agent({"run", "-c", a.write_config()}, {}, "", 60s);
   CHECK(r.code == 4);

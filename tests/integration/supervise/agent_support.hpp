@@ -57,6 +57,13 @@ struct AgentSetup {
     write_file(config_path(), text, 0644);
     return config_path();
   }
+  // Credentials of another dev hub's account, which this hub does not trust (it refuses them).
+  void use_untrusted_creds(const TempDir& other) {
+    if (agent({"dev-hub", "--dir", other / "hub"}).code != 0) throw std::runtime_error("dev-hub failed");
+    toml["upstream"].erase("account");
+    toml["credentials"]["file"] = quote(other / "hub/leaf.creds");
+  }
+
   std::string config_path() const { return dir / "agent.toml"; }
   std::string state(const std::string& name) const { return dir / ("state/" + name); }
 

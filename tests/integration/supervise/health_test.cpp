@@ -56,10 +56,8 @@ TEST_CASE("health: the leaf counts as accepted once the hub has sent its interes
 TEST_CASE("health: refused credentials are never accepted, across several attempts") {
   Hub hub;
   TempDir other;
-  REQUIRE(agent({"dev-hub", "--dir", other / "hub"}).code == 0);  // an account this hub does not trust
   AgentSetup a(hub);
-  a.toml["upstream"].erase("account");
-  a.toml["credentials"]["file"] = AgentSetup::quote(other / "hub/leaf.creds");
+  a.use_untrusted_creds(other);
   auto leaf = start_leaf(a);
   const config::Config c = checks_config(a);
   // Poll as fast as the checks go until the hub has refused the leaf twice (two connects, about

@@ -26,3 +26,12 @@ TEST_CASE("nats_log: levels and kinds of nats-server 2.9 lines") {
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] a message that quotes [ERR] later").level == NatsLevel::info);
 }
 
+
+TEST_CASE("nats_log: the agent's own probe connecting is debug, not info (local.auth = jwt logs each one)") {
+  const auto probe = classify_nats_line(
+      "[1] 2026/11/23 10:00:00.000000 [INF] 127.0.0.1:50000 - cid:9 - \"v3.4.1:c:leaf-agent health\" - User \"UABC\" connected");
+  CHECK(probe.level == NatsLevel::debug);
+  const auto other = classify_nats_line(
+      "[1] 2026/11/23 10:00:00.000000 [INF] 127.0.0.1:50000 - cid:9 - \"v3.4.1:c:host\" - User \"UABC\" connected");
+  CHECK(other.level == NatsLevel::info);
+}
