@@ -536,9 +536,7 @@ void validate(const Config& c, bool probe_only) {
     if (!cr.account.empty() && !nkeys::is_public_key(cr.account, nkeys::KeyType::account)) {
       throw config_error("credentials.account must be an account public key (A..., 56 characters)");
     }
-  } else {
-    throw config_error("credentials.source must be file, env, http or signer, not \"" + cr.source + "\"");
-  }
+  }  // parse() has refused any other source
 }
 
 nlohmann::json to_json(const Config& c) {

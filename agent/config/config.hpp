@@ -133,7 +133,8 @@ Config load(const std::string& toml_text, const std::string& file_name, const En
 void parse(Config& c);
 
 // Semantic checks that need no I/O: URLs are tls:// or wss:// without user info, listeners are
-// loopback, durations parse, the chosen source has what it needs. Throws Error(Exit::config).
+// loopback, the chosen source has what it needs. Reads c.parsed: call after parse(). Throws
+// Error(Exit::config).
 void validate(const Config& c, bool probe_only = false);
 
 // The effective configuration as JSON, with values that could hold secrets elided.
