@@ -10,7 +10,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "agent/core/creds.hpp"
+#include "agent/core/encoding.hpp"
 #include "agent/core/error.hpp"
+#include "agent/core/nkeys.hpp"
+#include "agent/core/text.hpp"
+#include "agent/io/fs.hpp"
 
 #include "agent/config/local_boundary.hpp"
 
@@ -49,60 +54,78 @@ nlohmann::json Report::to_json() const {
           {"checks", {{"nats_server", one(server)}, {"healthz", one(healthz)}, {"leaf", one(leaf)}, {"client", one(client)}}}};
 }
 
-HttpResult http_get_local(const std::string& host_port, const std::string& path, long timeout_ms) {
-  HttpResult r;
+namespace {
+// A non-blocking TCP connection to a loopback host:port, bounded by `deadline`; -1 and `error` set on failure.
+int connect_local(const std::string& host_port, Clock::time_point deadline, long timeout_ms, std::string& error) {
   config::HostPort hp;
   try {
     hp = config::parse_host_port(host_port, "address");
   } catch (const Error& e) {
-    r.error = e.what();
-    return r;
+    error = e.what();
+    return -1;
   }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* res = nullptr;
   const std::string port = std::to_string(hp.port);
   if (const int rc = ::getaddrinfo(hp.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    r.error = std::string("cannot resolve ") + hp.host + ": " + ::gai_strerror(rc);
-    return r;
+    error = std::string("cannot resolve ") + hp.host + ": " + ::gai_strerror(rc);
+    return -1;
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(res, ::freeaddrinfo);
   Fd s;
   s.fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (s.fd < 0) {
-    r.error = std::string("socket: ") + std::strerror(errno);
-    return r;
+    error = std::string("socket: ") + std::strerror(errno);
+    return -1;
   }
   if (::connect(s.fd, res->ai_addr, res->ai_addrlen) != 0) {
     if (errno != EINPROGRESS) {
-      r.error = std::string("Couldn't connect to server: ") + std::strerror(errno);
-      return r;
+      error = std::string("Couldn't connect to server: ") + std::strerror(errno);
+      return -1;
+    }
+    if (!wait_for(s.fd, POLLOUT, deadline)) {
+      error = "connect timed out after " + std::to_string(timeout_ms) + " ms";
+      return -1;
     }
     int err = 0;
     socklen_t len = sizeof err;
-    if (!wait_for(s.fd, POLLOUT, deadline)) {
-      r.error = "connect timed out after " + std::to_string(timeout_ms) + " ms";
-      return r;
-    }
     ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      r.error = std::string("Couldn't connect to server: ") + std::strerror(err);
-      return r;
+      error = std::string("Couldn't connect to server: ") + std::strerror(err);
+      return -1;
     }
   }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
-  for (size_t sent = 0; sent < req.size();) {
-    const ssize_t n = ::send(s.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+  const int fd = s.fd;
+  s.fd = -1;
+  return fd;
+}
+
+// Sends all of `data` before the deadline; false with `error` set otherwise.
+bool send_all(int fd, std::string_view data, Clock::time_point deadline, std::string& error) {
+  for (size_t sent = 0; sent < data.size();) {
+    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_for(s.fd, POLLOUT, deadline)) return r.error = "send timed out", r;
+      if (!wait_for(fd, POLLOUT, deadline)) return error = "send timed out", false;
     } else {
-      return r.error = std::string("send: ") + std::strerror(errno), r;
+      return error = std::string("send: ") + std::strerror(errno), false;
     }
   }
+  return true;
+}
+}  // namespace
+
+HttpResult http_get_local(const std::string& host_port, const std::string& path, long timeout_ms) {
+  HttpResult r;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  Fd s;
+  s.fd = connect_local(host_port, deadline, timeout_ms, r.error);
+  if (s.fd < 0) return r;
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
+  if (!send_all(s.fd, req, deadline, r.error)) return r;
   std::string resp;
   char buf[16384];
   for (;;) {
@@ -150,32 +173,9 @@ Check check_leaf(const config::Config& c, LeafInfo* info) {
   return {true, "connected to " + up + (subs > 0 ? " (accepted)" : " (awaiting the hub's interest)")};
 }
 
-namespace {
-natsStatus connect_local(const std::string& listen, const std::string& creds, int timeout_ms, natsConnection** conn) {
-  natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) return NATS_NO_MEMORY;
-  const std::string url = "nats://" + listen;
-  natsOptions_SetURL(opts, url.c_str());
-  natsOptions_SetTimeout(opts, timeout_ms);
-  natsOptions_SetAllowReconnect(opts, false);
-  natsOptions_SetName(opts, "leaf-agent health");
-  // local.auth = jwt: the agent's own probe user (no subject rights), never the host's.
-  if (!creds.empty()) natsOptions_SetUserCredentialsFromFiles(opts, creds.c_str(), nullptr);
-  natsStatus s = natsConnection_Connect(conn, opts);
-  natsOptions_Destroy(opts);
-  return s;
-}
-}  // namespace
-
 Check check_client(const config::Config& c) {
-  natsConnection* conn = nullptr;
-  const std::string creds = c.local.jwt() ? local_boundary::health_creds_path(c) : std::string();
-  natsStatus s = connect_local(c.local.listen, creds, 1000, &conn);
-  if (s == NATS_OK) s = natsConnection_FlushTimeout(conn, 1000);
-  Check out = s == NATS_OK ? Check{true, "flush ok on " + c.local.listen}
-                           : Check{false, std::string("client on ") + c.local.listen + ": " + natsStatus_GetText(s)};
-  if (conn) natsConnection_Destroy(conn);
-  return out;
+  LocalClient client(c.local.listen, 1000, c.local.jwt() ? local_boundary::health_creds_path(c) : std::string());
+  return client.check();
 }
 
 LocalClient::LocalClient(std::string listen, int timeout_ms, std::string creds)
@@ -184,22 +184,88 @@ LocalClient::LocalClient(std::string listen, int timeout_ms, std::string creds)
 LocalClient::~LocalClient() { reset(); }
 
 void LocalClient::reset() {
-  if (conn_) natsConnection_Destroy(conn_);
-  conn_ = nullptr;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  in_.clear();
+}
+
+// The next protocol line ("\r\n" removed) before the deadline; false with `error` on EOF, error or timeout.
+bool LocalClient::read_line(std::string& line, Clock::time_point deadline, std::string& error) {
+  for (;;) {
+    if (const size_t eol = in_.find("\r\n"); eol != std::string::npos) {
+      line = in_.substr(0, eol);
+      in_.erase(0, eol + 2);
+      return true;
+    }
+    if (in_.size() > 64 * 1024) return error = "protocol line too long", false;
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n > 0) {
+      in_.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      return error = "connection closed by nats-server", false;
+    } else if (errno == EAGAIN || errno == EINTR) {
+      if (!wait_for(fd_, POLLIN, deadline)) return error = "no answer within " + std::to_string(timeout_ms_) + " ms", false;
+    } else {
+      return error = std::string("recv: ") + std::strerror(errno), false;
+    }
+  }
+}
+
+// INFO, then CONNECT (signing the server's nonce when local.auth = jwt) and the first PING.
+bool LocalClient::handshake(Clock::time_point deadline, std::string& error) {
+  std::string line;
+  if (!read_line(line, deadline, error)) return false;
+  if (line.rfind("INFO ", 0) != 0) return error = "not a NATS server (no INFO)", false;
+  const auto info = nlohmann::json::parse(line.substr(5), nullptr, false);
+  if (!info.is_object()) return error = "not a NATS server (INFO is not JSON)", false;
+  if (info.value("tls_required", false)) return error = "the local listener requires TLS, which the agent's check does not speak", false;
+  nlohmann::json connect = {{"verbose", false}, {"pedantic", false}, {"lang", "leaf-agent"}, {"version", LEAF_AGENT_VERSION},
+                            {"protocol", 1}, {"name", "leaf-agent health"}, {"headers", false}};
+  if (!creds_.empty()) {
+    try {
+      const creds::Creds cr = creds::parse(fs::read_secret_file(creds_));
+      const auto kp = nkeys::KeyPair::from_seed(std::string_view(cr.seed.data(), cr.seed.size()));
+      const std::string nonce = info.value("nonce", std::string());
+      connect["jwt"] = cr.jwt;
+      connect["sig"] = base64url_encode(kp.sign(as_bytes(nonce)));
+    } catch (const std::exception& e) {
+      return error = std::string("cannot use ") + creds_ + ": " + e.what(), false;
+    }
+  }
+  return send_all(fd_, "CONNECT " + connect.dump() + "\r\n", deadline, error);
 }
 
 Check LocalClient::check() {
+  const auto fail = [this](const std::string& why) {
+    reset();
+    return Check{false, "client on " + listen_ + ": " + why};
+  };
   // A connection that closed (nats-server restarted) is replaced once, in the same check.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (conn_ && natsConnection_IsClosed(conn_)) reset();
-    const bool fresh = conn_ == nullptr;
-    natsStatus s = fresh ? connect_local(listen_, creds_, timeout_ms_, &conn_) : NATS_OK;
-    if (s == NATS_OK) s = natsConnection_FlushTimeout(conn_, timeout_ms_);
-    if (s == NATS_OK) return {true, "flush ok on " + listen_};
-    reset();
-    if (fresh) return {false, std::string("client on ") + listen_ + ": " + natsStatus_GetText(s)};
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+    std::string error;
+    const bool fresh = fd_ < 0;
+    if (fresh) {
+      fd_ = connect_local(listen_, deadline, timeout_ms_, error);
+      if (fd_ < 0) return fail(error);
+      if (!handshake(deadline, error)) return fail(error);
+    }
+    // PING, then lines until its PONG: the server's own PINGs are answered, -ERR ends it.
+    bool ok = send_all(fd_, "PING\r\n", deadline, error);
+    std::string line;
+    while (ok && (ok = read_line(line, deadline, error))) {
+      if (line == "PONG") return {true, "ping ok on " + listen_};
+      if (line == "PING") {
+        ok = send_all(fd_, "PONG\r\n", deadline, error);
+      } else if (line.rfind("-ERR", 0) == 0) {
+        return fail(text::one_line(line.substr(line.size() > 5 ? 5 : line.size())));
+      }  // +OK, INFO updates: nothing to do
+    }
+    if (fresh) return fail(error);
+    reset();  // a stale connection: try once with a new one
   }
-  return {false, "client on " + listen_ + ": unreachable"};
+  return fail("unreachable");
 }
 
 Report check_all(const config::Config& c, bool server_running, LeafInfo* info, LocalClient& client) {

@@ -1,10 +1,9 @@
 // The honest readiness checks of a running leaf: nats-server answers /healthz, the hub has
-// accepted the leaf connection (/leafz), and a real nats.c client on the local listener
-// completes a flush. Blocking calls with short timeouts against loopback only.
+// accepted the leaf connection (/leafz), and a NATS client on the local listener gets its PING
+// answered. Blocking calls with short timeouts against loopback only.
 #pragma once
 
-#include <nats/nats.h>
-
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,10 +49,15 @@ Check check_client(const config::Config& c);
 // All checks (the server check is the caller's knowledge of its child).
 Report check_all(const config::Config& c, bool server_running, LeafInfo* info);
 
-// A long-lived nats.c connection to the local listener for periodic checks: one connection
-// (and its reader thread) for the agent's lifetime instead of a new one every few seconds.
-// check() flushes (a PING/PONG round trip); when the connection is gone it reconnects once,
-// so a restarted nats-server is picked up at the next check. Not thread safe: one caller.
+// A long-lived client connection to the local listener for periodic checks: one connection for
+// the agent's lifetime instead of a new one every few seconds. check() is a PING/PONG round trip;
+// when the connection is gone it reconnects once, so a restarted nats-server is picked up at the
+// next check. Not thread safe: one caller.
+//
+// It speaks the four protocol lines a check needs (INFO, CONNECT with the signed nonce when
+// local.auth = jwt, PING, PONG) over a plain socket, not nats.c: a nats.c connection costs the
+// agent about 3 MB of resident memory (its threads, buffers and OpenSSL) for a loopback ping,
+// and the agent's budget is 8 MB (issue #10). The tests' clients are nats.c.
 class LocalClient {
  public:
   // `creds`: a .creds file to authenticate with (local.auth = jwt), or "".
@@ -63,13 +67,18 @@ class LocalClient {
   LocalClient& operator=(const LocalClient&) = delete;
   Check check();
   void reset();  // drop the connection (e.g. the caller knows nats-server exited)
-  bool connected() const { return conn_ != nullptr; }
+  bool connected() const { return fd_ >= 0; }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  bool read_line(std::string& line, Clock::time_point deadline, std::string& error);
+  bool handshake(Clock::time_point deadline, std::string& error);
+
   std::string listen_;
   std::string creds_;
   int timeout_ms_;
-  natsConnection* conn_ = nullptr;
+  int fd_ = -1;
+  std::string in_;  // received bytes not yet consumed as lines
 };
 
 // check_all with a long-lived client instead of a new connection.

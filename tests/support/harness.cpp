@@ -42,6 +42,21 @@ int free_port() {
   throw std::runtime_error("free_port: no free port in 20000-32000");
 }
 
+SilentPort::SilentPort() {
+  fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (;;) {
+    port = free_port();
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) break;
+  }
+  ::listen(fd, 64);
+}
+
+SilentPort::~SilentPort() { ::close(fd); }
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base && *base ? base : "/tmp") + "/leaf-agent-test.XXXXXX";

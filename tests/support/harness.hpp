@@ -21,6 +21,18 @@ using Clock = std::chrono::steady_clock;
 int free_port();
 
 // A directory under $TMPDIR, removed with everything in it when the object dies.
+// A TCP port that accepts connections (the kernel's backlog) and never says a word: the worst
+// hub, credentials endpoint or local listener there is.
+struct SilentPort {
+  int fd = -1;
+  int port = 0;
+  SilentPort();
+  ~SilentPort();
+  SilentPort(const SilentPort&) = delete;
+  SilentPort& operator=(const SilentPort&) = delete;
+  std::string url(const std::string& scheme = "tls") const { return scheme + "://127.0.0.1:" + std::to_string(port); }
+};
+
 class TempDir {
  public:
   TempDir();

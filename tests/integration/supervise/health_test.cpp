@@ -4,6 +4,11 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <thread>
+
 #include "agent/supervise/health.hpp"
 #include "agent_support.hpp"
 
@@ -110,4 +115,103 @@ TEST_CASE("health: one long-lived local client follows a nats-server restart") {
   CHECK(wait_until([&] { return client.check().ok; }, 20s));
   health::LeafInfo info;
   CHECK(wait_until([&] { return health::check_all(c, true, &info, client).ready(); }, 20s));
+}
+
+namespace {
+// The connection id of the agent's check client, as the server's /connz lists it; 0 when none.
+std::uint64_t probe_cid(int monitor) {
+  const auto r = http_get("http://127.0.0.1:" + std::to_string(monitor) + "/connz");
+  const auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (!j.is_object()) return 0;
+  for (const auto& c : j.value("connections", nlohmann::json::array())) {
+    if (c.value("name", std::string()) == "leaf-agent health") return c.value("cid", std::uint64_t{0});
+  }
+  return 0;
+}
+
+std::unique_ptr<Process> plain_server(TempDir& dir, int port, int monitor, const std::string& extra) {
+  write_file(dir / "s.conf", "listen: 127.0.0.1:" + std::to_string(port) + "\nhttp: 127.0.0.1:" +
+                                 std::to_string(monitor) + "\n" + extra);
+  auto p = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", dir / "s.conf"});
+  REQUIRE_MESSAGE(wait_until([&] { return http_get("http://127.0.0.1:" + std::to_string(monitor) + "/healthz").status == 200; }, 20s),
+                  p->err());
+  return p;
+}
+}  // namespace
+
+TEST_CASE("health: the local client keeps one connection across checks") {
+  TempDir dir;
+  const int port = free_port(), monitor = free_port();
+  auto server = plain_server(dir, port, monitor, "");
+  health::LocalClient client("127.0.0.1:" + std::to_string(port));
+  REQUIRE(client.check().ok);
+  const std::uint64_t cid = probe_cid(monitor);
+  REQUIRE(cid != 0);
+  for (int i = 0; i < 5; ++i) REQUIRE(client.check().ok);
+  CHECK(probe_cid(monitor) == cid);
+}
+
+TEST_CASE("health: the local client answers a PING from the server before its own PONG comes") {
+  // A scripted peer, because a real server PINGs only after an idle ping_interval (timing): it
+  // sends INFO, waits for the client's CONNECT and PING, PINGs the client, and answers the
+  // client's PING only once the client has answered its own. A client that ignores the server's
+  // PING times out here (and a real server would drop it as stale after ping_max).
+  SilentPort listener;
+  std::thread peer([&] {
+    const int fd = ::accept(listener.fd, nullptr, nullptr);
+    if (fd < 0) return;
+    const std::string info = "INFO {\"server_id\":\"SCRIPTED\",\"proto\":1,\"max_payload\":1048576}\r\n";
+    ::send(fd, info.data(), info.size(), MSG_NOSIGNAL);
+    std::string got;
+    const auto read_until = [&](const std::string& what) {
+      char buf[1024];
+      pollfd p{fd, POLLIN, 0};
+      while (got.find(what) == std::string::npos && ::poll(&p, 1, 3000) == 1) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return false;
+        got.append(buf, static_cast<size_t>(n));
+      }
+      return got.find(what) != std::string::npos;
+    };
+    if (read_until("PING\r\n")) {
+      ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL);
+      if (read_until("PONG\r\n")) ::send(fd, "PONG\r\n", 6, MSG_NOSIGNAL);
+    }
+    read_until("never");  // hold the connection until the client closes it
+    ::close(fd);
+  });
+  {
+    health::LocalClient client("127.0.0.1:" + std::to_string(listener.port), 2000);
+    const health::Check c = client.check();
+    CHECK_MESSAGE(c.ok, c.detail);
+  }
+  peer.join();
+}
+
+TEST_CASE("health: the local client reports refusal and silence in one line") {
+  SUBCASE("a listener that wants credentials: the server's -ERR") {
+    TempDir dir;
+    const int port = free_port(), monitor = free_port();
+    auto server = plain_server(dir, port, monitor, "authorization { token: \"not-for-the-probe\" }\n");
+    health::LocalClient client("127.0.0.1:" + std::to_string(port));
+    const health::Check c = client.check();
+    CHECK_FALSE(c.ok);
+    CHECK(c.detail == "client on 127.0.0.1:" + std::to_string(port) + ": 'Authorization Violation'");
+    CHECK_FALSE(client.connected());
+  }
+  SUBCASE("a port that accepts and never speaks: bounded by the timeout") {
+    SilentPort silent;
+    health::LocalClient client("127.0.0.1:" + std::to_string(silent.port), 300);
+    const auto t0 = std::chrono::steady_clock::now();
+    const health::Check c = client.check();
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    CHECK_FALSE(c.ok);
+    CHECK(c.detail.find("no answer within 300 ms") != std::string::npos);
+  }
+  SUBCASE("nothing listening") {
+    health::LocalClient client("127.0.0.1:" + std::to_string(free_port()));
+    const health::Check c = client.check();
+    CHECK_FALSE(c.ok);
+    CHECK(c.detail.find("Connection refused") != std::string::npos);
+  }
 }

@@ -21,27 +21,6 @@
 using namespace harness;
 
 namespace {
-// A TCP port that accepts connections (the kernel's backlog) and never says a word: the worst
-// hub or credentials endpoint there is.
-struct SilentPort {
-  int fd = -1;
-  int port = 0;
-  SilentPort() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (;;) {
-      port = free_port();
-      a.sin_port = htons(static_cast<uint16_t>(port));
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) break;
-    }
-    ::listen(fd, 64);
-  }
-  ~SilentPort() { ::close(fd); }
-  std::string url(const std::string& scheme = "tls") const { return scheme + "://127.0.0.1:" + std::to_string(port); }
-};
-
 bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
 // Pids whose command line contains `needle` (to find children of a killed agent).
