@@ -100,58 +100,20 @@ std::optional<std::array<int, 3>> server_version(const Context& ctx) {
   return v;
 }
 
-// Every URL probed at once; returns at the first success without waiting for the others (a
-// hub that accepts TCP and never speaks holds only its own probe). Rounds repeat, a second
-// apart, until one URL works or the deadline passes.
+// Repeats probe_upstream rounds, a second apart, until one URL works or the deadline passes
+// (`init`: no nats-server will try the upstream after it, so this is the only check).
 void preflight_upstream(Context& ctx, Prepared& p) {
   const auto& c = ctx.config;
-  const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, "",
-                           c.upstream.handshake_first};
   auto log = logging::agent();
   for (int round = 0;; ++round) {
-    struct Shared {
-      std::mutex mu;
-      std::condition_variable cv;
-      size_t done = 0, ok = 0;
-      std::vector<std::string> failures;
-      std::chrono::milliseconds fastest{0};
-    };
-    auto shared = std::make_shared<Shared>();
     // Ends a little before the deadline, so that the round's failure is what a timeout reports.
     const auto timeout = std::clamp(remaining(ctx) - 250ms, 100ms, 5000ms);
-    for (const auto& url : c.upstream.urls) {
-      // Detached: a probe ends by its own timeout; nobody waits for a slow one.
-      std::thread([shared, url, tls, timeout] {
-        const auto t0 = SteadyClock::now();
-        const preflight::Probe r = preflight::probe(url, tls, timeout);
-        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0);
-        std::lock_guard<std::mutex> g(shared->mu);
-        ++shared->done;
-        if (r.ok) {
-          if (shared->ok++ == 0) shared->fastest = took;
-        } else {
-          shared->failures.push_back(r.error);
-        }
-        shared->cv.notify_all();
-      }).detach();
-    }
-    std::unique_lock<std::mutex> g(shared->mu);
-    const size_t n = c.upstream.urls.size();
-    while (shared->ok == 0 && shared->done < n) {
-      shared->cv.wait_for(g, 50ms);
-      if (ctx.cancelled()) return check_cancelled(ctx);
-    }
-    if (shared->ok > 0) {
-      p.fastest_probe = shared->fastest;
-      for (const auto& f : shared->failures) log->warn("preflight: {} (another upstream URL works)", f);
-      log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured)", n);
-      return;
-    }
-    const std::string last = "upstream unreachable: " + shared->failures.front();
-    g.unlock();
-    ctx.progress(static_cast<int>(Exit::upstream), last);
-    if (round == 0) log->warn("preflight: {}; retrying until agent.ready_timeout ({})", shared->failures.front(), c.agent.ready_timeout);
-    if (SteadyClock::now() + 1s >= ctx.deadline) throw Error(Exit::upstream, last);
+    const auto failure = probe_upstream(c, timeout, ctx.cancelled, &p.fastest_probe);
+    check_cancelled(ctx);
+    if (!failure) return;
+    ctx.progress(static_cast<int>(Exit::upstream), *failure);
+    if (round == 0) log->warn("preflight: {}; retrying until agent.ready_timeout ({})", *failure, c.agent.ready_timeout);
+    if (SteadyClock::now() + 1s >= ctx.deadline) throw Error(Exit::upstream, *failure);
     for (int i = 0; i < 20; ++i) {
       check_cancelled(ctx);
       std::this_thread::sleep_for(50ms);
@@ -182,18 +144,65 @@ void lock_state_dir(Prepared& p) {
 }
 
 // Only once everything passed: the credentials, then the checked config under its real name.
-void write_files(const Context& ctx, Prepared& p, const SecretString& creds_text) {
+// `candidate`: nats.conf is the candidate nats-server -t accepted (renamed), else written here.
+void write_files(const Context& ctx, Prepared& p, const SecretString& creds_text, bool candidate) {
   const auto& c = ctx.config;
   if (!c.dev()) {
-    fs::write_atomic(p.layout.creds, creds_text, 0600);
+    // Atomic, not fsynced: every file in the state_dir is written again at each start.
+    fs::write_atomic(p.layout.creds, creds_text, 0600, fs::Durability::atomic_only);
     p.creds_sha256 = sha256_hex(creds_text);
   }
   local_boundary::write_files(c, p.local);  // local.creds + health.creds (0600)
-  if (::rename(candidate_path(p).c_str(), p.layout.nats_conf.c_str()) != 0) {
+  if (!candidate) {
+    fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600, fs::Durability::atomic_only);
+  } else if (::rename(candidate_path(p).c_str(), p.layout.nats_conf.c_str()) != 0) {
     throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
   }
 }
 }  // namespace
+
+std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::milliseconds timeout,
+                                          const std::function<bool()>& cancelled, std::chrono::milliseconds* fastest) {
+  const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, "", c.upstream.handshake_first};
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t done = 0, ok = 0;
+    std::vector<std::string> failures;
+    std::chrono::milliseconds fastest{0};
+  };
+  auto shared = std::make_shared<Shared>();
+  for (const auto& url : c.upstream.urls) {
+    // Detached: a probe ends by its own timeout; nobody waits for a slow one.
+    std::thread([shared, url, tls, timeout] {
+      const auto t0 = SteadyClock::now();
+      const preflight::Probe r = preflight::probe(url, tls, timeout);
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0);
+      std::lock_guard<std::mutex> g(shared->mu);
+      ++shared->done;
+      if (r.ok) {
+        if (shared->ok++ == 0) shared->fastest = took;
+      } else {
+        shared->failures.push_back(r.error);
+      }
+      shared->cv.notify_all();
+    }).detach();
+  }
+  std::unique_lock<std::mutex> g(shared->mu);
+  const size_t n = c.upstream.urls.size();
+  while (shared->ok == 0 && shared->done < n) {
+    shared->cv.wait_for(g, 50ms);
+    if (cancelled && cancelled()) return std::nullopt;
+  }
+  auto log = logging::agent();
+  if (shared->ok > 0) {
+    if (fastest) *fastest = shared->fastest;
+    for (const auto& f : shared->failures) log->warn("preflight: {} (another upstream URL works)", f);
+    log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured)", n);
+    return std::nullopt;
+  }
+  return "upstream unreachable: " + shared->failures.front();
+}
 
 std::string rendered_config(const config::Config& c, const local_boundary::Chain* local) {
   std::string tmpl = render::builtin_template(c);
@@ -231,13 +240,15 @@ Refreshed refresh_credentials(const config::Config& c, const config::Environment
   const creds::Creds parsed = creds::parse(f.creds);
   const SecretString text = creds::format(parsed.jwt, std::string_view(parsed.seed.data(), parsed.seed.size()));
   if (cancelled && cancelled()) throw Error(Exit::ok, "stopped");
-  fs::write_atomic(p.layout.creds, text, 0600);
+  fs::write_atomic(p.layout.creds, text, 0600, fs::Durability::atomic_only);
   r.written = true;
   r.sha256 = sha256_hex(text);
   return r;
 }
 
-void rewrite_nats_conf(const Prepared& p) { fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600); }
+void rewrite_nats_conf(const Prepared& p) {
+  fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600, fs::Durability::atomic_only);
+}
 
 Prepared run(Context& ctx) {
   const auto& c = ctx.config;
@@ -261,10 +272,16 @@ Prepared run(Context& ctx) {
   p.nats_conf = rendered_config(c, &p.local);
   check_cancelled(ctx);
 
-  // 3. nats-server -t judges the config as a candidate file, beside steps 4 and 5 (it costs
-  //    tens of milliseconds; nothing waits for it until the files are about to be written).
-  fs::write_atomic(candidate_path(p), p.nats_conf, 0600, fs::Durability::atomic_only);
-  auto verdict = std::async(std::launch::async, [&ctx, &p] { server_check_config(ctx, candidate_path(p), p.layout.nats_conf); });
+  // 3. `init` or a user template: nats-server -t judges the config as a candidate file, beside
+  //    steps 4 and 5 (it costs tens of milliseconds). `run` with a built-in template skips it:
+  //    what they render is ours, and the suite runs -t on every variant of them
+  //    (tests/integration/config/builtin_templates_test.cpp).
+  const bool server_check = ctx.thorough || !c.agent.template_path.empty();
+  std::future<void> verdict;
+  if (server_check) {
+    fs::write_atomic(candidate_path(p), p.nats_conf, 0600, fs::Durability::atomic_only);
+    verdict = std::async(std::launch::async, [&ctx, &p] { server_check_config(ctx, candidate_path(p), p.layout.nats_conf); });
+  }
   struct Discard {  // a candidate that is not renamed into place is removed
     const Prepared& p;
     ~Discard() { ::unlink(candidate_path(p).c_str()); }
@@ -289,14 +306,16 @@ Prepared run(Context& ctx) {
               exp ? "expires in " + format_duration(Seconds(*exp - now)) : std::string("no expiry"));
     check_cancelled(ctx);
 
-    // 5. The upstream answers, with TLS we trust, before the credentials are written.
-    preflight_upstream(ctx, p);
+    // 5. `init` only: the upstream answers, with TLS we trust, before the credentials are
+    //    written. `run` starts nats-server at once and probes the upstream only to explain a
+    //    leaf that does not come up (the supervisor's RunDiagnosis).
+    if (ctx.thorough) preflight_upstream(ctx, p);
   }
 
   // 6. The server's verdict on the config, then the files under their real names.
-  verdict.get();
+  if (verdict.valid()) verdict.get();
   check_cancelled(ctx);
-  write_files(ctx, p, creds_text);
+  write_files(ctx, p, creds_text, server_check);
   return p;
 }
 

@@ -29,6 +29,11 @@ struct Context {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + std::chrono::hours(24);
   // The latest failure of a step that retries (a preflight round): what a timeout reports.
   std::function<void(int code, const std::string& error)> progress = [](int, const std::string&) {};
+  // `init`: probe the upstream and run `nats-server -t` before writing anything, since no
+  // nats-server runs after it to find out. `run` starts nats-server at once: the built-in
+  // templates' -t is the test suite's job, a refused config is nats-server's own exit, and the
+  // upstream is probed only to explain a leaf that does not come up (RunDiagnosis).
+  bool thorough = true;
 };
 
 struct Prepared {
@@ -47,6 +52,14 @@ Prepared run(Context& ctx);
 // The rendered nats-server config (what `render` prints and the bootstrap writes). No secrets.
 // `local`: the chain to trust with local.auth = jwt (null: a throwaway one, for `render`).
 std::string rendered_config(const config::Config& c, const local_boundary::Chain* local = nullptr);
+
+// One round of preflight: every upstream URL probed at once (DNS, TCP, TLS verified against the
+// CA and name, the server's INFO); returns at the first success without waiting for the others
+// (a hub that accepts TCP and never speaks holds only its own probe). nullopt when one URL works
+// (its round trip in `fastest`), else "upstream unreachable: <the first failure>".
+std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::milliseconds timeout,
+                                          const std::function<bool()>& cancelled = {},
+                                          std::chrono::milliseconds* fastest = nullptr);
 
 // A credential refresh (on the Worker thread): fetch from the configured source, the same checks
 // as at start (sources::check_for_leaf) plus "the same account as the credentials in use", then

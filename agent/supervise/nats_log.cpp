@@ -9,6 +9,18 @@ namespace leaf::supervise {
 namespace {
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
 
+// "<ip>:<port> - lid:<n> - <phrase>...": the server's own line about a leaf connection. Checked
+// by shape, not by substring, because text a local client controls (its connection name) can
+// appear in other info lines.
+bool leaf_connection_line(std::string_view m, std::string_view phrase) {
+  const size_t lid = m.find(" - lid:");
+  if (lid == std::string_view::npos || m.find('"') < lid) return false;
+  size_t at = lid + 7;
+  const size_t digits = at;
+  while (at < m.size() && m[at] >= '0' && m[at] <= '9') ++at;
+  return at > digits && m.substr(at, 3) == " - " && m.substr(at + 3, phrase.size()) == phrase;
+}
+
 }  // namespace
 
 NatsLine classify_nats_line(std::string_view line) {
@@ -27,6 +39,12 @@ NatsLine classify_nats_line(std::string_view line) {
   }
   out.message = text::one_line(msg);
   const std::string& m = out.message;
+  // Without a level tag: what nats-server's main prints before dying on a config it refuses.
+  if (msg.data() == line.data() && m.rfind("nats-server: ", 0) == 0) {
+    out.kind = NatsLineKind::config_error;
+    out.level = NatsLevel::error;
+    return out;
+  }
   // The agent's own probe connects every few seconds; in operator mode (local.auth = jwt) the
   // server notes each such connection at info. Only info lines about that client go to debug.
   if (out.level == NatsLevel::info && contains(m, ":leaf-agent health\" - ")) out.level = NatsLevel::debug;
@@ -36,9 +54,12 @@ NatsLine classify_nats_line(std::string_view line) {
     out.kind = NatsLineKind::auth_expired;
   } else if (contains(m, "Authorization Violation") || contains(m, "authorization violation")) {
     out.kind = NatsLineKind::auth_refused;
-  } else if (contains(m, "Leafnode connection created") || contains(m, "JetStream Not Extended") ||
-             contains(m, "Extending JetStream domain")) {
-    // The last two are logged by the leaf as it adds a connection the hub has accepted.
+  } else if (leaf_connection_line(m, "JetStream Not Extended") || leaf_connection_line(m, "Extending JetStream domain")) {
+    // Logged as the leaf registers the connection (addLeafNodeConnection), which a soliciting
+    // leaf does only on the hub's second INFO, the one the hub sends after CONNECT passed
+    // authentication (nats-server 2.9.10 leafnode.go: InfoOnConnect / ConnectInfo).
+    out.kind = NatsLineKind::leaf_accepted;
+  } else if (contains(m, "Leafnode connection created")) {
     out.kind = NatsLineKind::leaf_connected;
   } else if (contains(m, "Leafnode connection closed")) {
     out.kind = NatsLineKind::leaf_closed;

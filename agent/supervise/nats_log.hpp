@@ -13,11 +13,13 @@ enum class NatsLineKind {
   other,
   server_ready,      // "Server is ready"
   leaf_connected,    // "Leafnode connection created ..." (the hub has not judged the credentials yet)
+  leaf_accepted,     // "... - lid:N - JetStream Not Extended ...": the hub has accepted the credentials
   leaf_closed,       // "Leafnode connection closed: ..."
   leaf_error,        // "Leafnode Error ..." (the hub sent -ERR) or a failed connect attempt
   auth_refused,      // the hub said "Authorization Violation"
   auth_expired,      // the hub said "User/Account Authentication Expired"
   creds_malformed,   // nats-server could not parse the credentials file we wrote
+  config_error,      // "nats-server: <file>:<line>:<col>: ...": it refused its config and exits
 };
 
 struct NatsLine {

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -150,8 +151,10 @@ class Runner {
 
   void do_action(const supervise::RunBootstrap&) {
     const auto deadline = std::chrono::steady_clock::now() + c_.ready_timeout();
+    start_deadline_ = deadline;
     worker_.post([this, deadline]() -> Worker::Completion {
       bootstrap::Context ctx{c_, env_};
+      ctx.thorough = init_only_;
       ctx.cancelled = [this] { return worker_.cancelled().load(); };
       ctx.deadline = deadline;
       ctx.progress = [this](int code, const std::string& error) {
@@ -182,6 +185,22 @@ class Runner {
   }
 
   void do_action(const supervise::CancelBootstrap&) { worker_.cancel(); }
+
+  // On its own thread: a probe of a silent hub takes seconds, and the readiness checks must not
+  // wait behind it.
+  void do_action(const supervise::RunDiagnosis&) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start_deadline_ - std::chrono::steady_clock::now());
+    const auto timeout = std::clamp(left - 250ms, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+    diagnosis_.post([this, timeout]() -> Worker::Completion {
+      std::optional<std::string> failure;
+      try {
+        failure = bootstrap::probe_upstream(c_, timeout, [this] { return diagnosis_.cancelled().load(); });
+      } catch (const std::exception& e) {
+        failure = "upstream check failed: " + text::one_line(e.what());
+      }
+      return [this, failure] { feed(supervise::UpstreamDiagnosed{!failure, failure.value_or("")}); };
+    });
+  }
 
   void do_action(const supervise::RunRefresh&) {
     if (!prepared_) return;
@@ -410,6 +429,12 @@ class Runner {
 
   int finish() {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
+    // A start that failed leaves no credentials behind (nats-server got them before the upstream
+    // was known to be reachable; see bootstrap step 5).
+    if (prepared_ && !init_only_ && code_ != 0 && !sup_.ever_ready()) {
+      ::unlink(prepared_->layout.creds.c_str());
+      ::unlink(prepared_->layout.nats_conf.c_str());
+    }
     kill_leftovers();
     // The local chain dies with the agent (init leaves it: another process runs the server).
     if (!init_only_ && prepared_ && prepared_->local.enabled()) local_boundary::remove_files(c_);
@@ -417,7 +442,8 @@ class Runner {
     if (init_only_ && code_ == 0 && prepared_) {
       log_->info("wrote {} and {}", prepared_->layout.nats_conf, c_.dev() ? "no credentials (dev mode)" : prepared_->layout.creds);
     }
-    if (!worker_.wait_idle(300ms)) {
+    diagnosis_.cancel();
+    if (!worker_.wait_idle(300ms) || !diagnosis_.wait_idle(50ms)) {
       // A job is stuck in a blocking call (a slow endpoint, a probe): it cannot be joined, and
       // nothing it holds needs saving. Leave now.
       spdlog::default_logger()->flush();
@@ -549,6 +575,8 @@ class Runner {
   std::unique_ptr<health::LocalClient> local_client_;  // destroyed after the worker that uses it
   EventLoop loop_;  // blocks the signals before any thread starts
   Worker worker_;
+  Worker diagnosis_{loop_};  // RunDiagnosis only
+  std::chrono::steady_clock::time_point start_deadline_{};
   supervise::Supervisor sup_;
   std::unique_ptr<StatusServer> status_;
   std::optional<bootstrap::Prepared> prepared_;

@@ -78,6 +78,7 @@ Actions Supervisor::on(const Event& e, TimePoint now) {
                  [&](const SignalReceived& s) { on_signal(s.sig, out); },
                  [&](const CredentialsRefreshed& r) { on_refreshed(r, out); },
                  [&](const CredentialsSourceChanged&) { on_source_changed(out); },
+                 [&](const UpstreamDiagnosed& d) { on_diagnosed(d, out); },
                  [&](const Fatal& f) { fail(70, "internal error: " + f.error, out); },
              },
              e);
@@ -214,9 +215,14 @@ void Supervisor::on_child_started(const ChildStarted& c, Actions& out) {
     return;
   }
   leaf_seen_.reset();
+  accepted_line_ = false;
+  config_error_.clear();
   if (phase_ == Phase::stopping) return stop_next(out);  // raced with a stop: stop it too
   // The log lines are the fast path; this poll is the fallback.
   out.push_back(Schedule{TimerKind::check, Millis(200)});
+  // The upstream is probed only when something looks wrong (a leaf error line), or when half of
+  // ready_timeout has passed without ready: a healthy start costs no extra TLS handshake.
+  if (!ever_ready_ && !p_.dev) out.push_back(Schedule{TimerKind::diagnose, p_.ready_timeout / 2});
 }
 
 void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
@@ -240,8 +246,16 @@ void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
   check_in_flight_ = false;
   if (!c.error.empty()) return fail(6, c.error, out);
   if (!ever_ready_) {
+    if (!config_error_.empty()) {
+      // What `nats-server -t` would have said: the built-in templates are not -t'ed at each start.
+      const std::string hint = config_error_.find("unknown field") != std::string::npos
+                                   ? "; the installed nats-server is too old for an option in this config"
+                                   : "; check agent.template and the values it uses (leaf-agent render shows the config)";
+      return fail(3, "nats-server rejected the rendered config: " + config_error_.substr(13) + hint, out);
+    }
     return fail(6, "nats-server exited with code " + std::to_string(c.code) + " before ready" +
-                       (last_nats_line_.empty() ? "" : ": " + last_nats_line_),
+                       (last_nats_line_.empty() ? " and said nothing; is agent.nats_server a nats-server binary?"
+                                                : ": " + last_nats_line_),
                 out);
   }
   phase_ = Phase::degraded;
@@ -257,6 +271,9 @@ void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
 void Supervisor::on_line(const NatsLine& l, Actions& out) {
   if (l.level >= NatsLevel::warn || l.kind != NatsLineKind::other) last_nats_line_ = l.message;
   switch (l.kind) {
+    case NatsLineKind::config_error:
+      config_error_ = l.message;
+      return;
     case NatsLineKind::creds_malformed:
       return fail(4, "nats-server could not use the credentials file the agent wrote (" + l.message +
                          "); check that the state_dir is not shared with another writer",
@@ -268,6 +285,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
         out.push_back(Log{Log::info, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user " +
                                          refresh_.current->subject + ")"});
         leaf_seen_.reset();
+        accepted_line_ = false;
         return want_check(out);
       }
       [[fallthrough]];
@@ -279,20 +297,52 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       if (msg != auth_error_) out.push_back(Log{Log::error, msg});
       auth_error_ = msg;
       leaf_seen_.reset();  // whatever /leafz lists now is being refused
+      accepted_line_ = false;
       return want_check(out);
     }
     case NatsLineKind::leaf_error:
       leaf_seen_.reset();
+      accepted_line_ = false;
+      want_diagnosis(out);
+      return want_check(out);
+    case NatsLineKind::leaf_accepted:
+      // The hub's verdict, from the server's own code path: ready as soon as a check sees the
+      // connection listed and a local client talking.
+      accepted_line_ = true;
       return want_check(out);
     case NatsLineKind::leaf_connected:
     case NatsLineKind::leaf_closed:
-    case NatsLineKind::server_ready:
       // The line comes a moment before /leafz shows the change: look now, then a few more
       // times quickly rather than wait for the slow poll.
+      if (l.kind == NatsLineKind::leaf_closed) accepted_line_ = false;
       fast_checks_left_ = p_.fast_checks;
       return want_check(out);
+    case NatsLineKind::server_ready:
+      return want_check(out);  // connects the local client before the leaf is up
     case NatsLineKind::other: return;
   }
+}
+
+void Supervisor::want_diagnosis(Actions& out) {
+  if (p_.dev || ever_ready_ || !bootstrapped_ || phase_ == Phase::stopping || diagnosis_in_flight_) return;
+  diagnosis_in_flight_ = true;
+  out.push_back(CancelTimer{TimerKind::diagnose});
+  out.push_back(RunDiagnosis{});
+}
+
+void Supervisor::on_diagnosed(const UpstreamDiagnosed& d, Actions& out) {
+  diagnosis_in_flight_ = false;
+  if (ever_ready_ || phase_ == Phase::stopping) return;
+  if (d.ok) {
+    if (diagnosis_.code != 0) out.push_back(Log{Log::info, "upstream reachable again with TLS verified"});
+    diagnosis_ = {};
+    return;
+  }
+  if (d.error != diagnosis_.error) {
+    out.push_back(Log{Log::warn, d.error + "; retrying until agent.ready_timeout (" + seconds_text(p_.ready_timeout) + ")"});
+  }
+  diagnosis_ = {5, d.error};
+  out.push_back(Schedule{TimerKind::diagnose, p_.diagnose_retry});
 }
 
 void Supervisor::want_check(Actions& out) {
@@ -322,12 +372,12 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
       // Listed before the hub has judged the credentials: it counts once the hub has shown
       // acceptance, or once it has stayed up with no refusal for longer than the hub's verdict
       // takes (about one preflight round trip).
-      leaf_ok = r.leaf_accepted || age >= settle_;
+      leaf_ok = r.leaf_accepted || accepted_line_ || age >= settle_;
       if (!leaf_ok) {
         settle_left = settle_ - age;
         last_check_.failure = "leaf connection to " + r.upstream + " settling";
       }
-      if (r.leaf_accepted) auth_error_.clear();
+      if (r.leaf_accepted || accepted_line_) auth_error_.clear();
     }
     if (leaf_ok) upstream_ = r.upstream;
   }
@@ -367,6 +417,8 @@ void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
     if (first) {
       ready_after_ = std::chrono::duration_cast<Millis>(now_ - started_at_);
       out.push_back(CancelTimer{TimerKind::ready_deadline});
+      out.push_back(CancelTimer{TimerKind::diagnose});
+      diagnosis_ = {};
     }
     out.push_back(Schedule{TimerKind::stable, p_.stable_after});
     out.push_back(CancelTimer{TimerKind::leaf_down});
@@ -395,11 +447,14 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
         return fail(7, within + ": still fetching credentials or checking the upstream", out);
       }
       if (!auth_error_.empty()) return fail(4, auth_error_, out);
+      if (diagnosis_.code != 0) return fail(diagnosis_.code, diagnosis_.error, out);  // the diagnosis's finding
       const std::string why = last_check_.failure.empty() ? "no readiness check has passed yet" : last_check_.failure;
       return fail(7, within + ": " + why, out);
     }
     case TimerKind::check:
       return want_check(out);
+    case TimerKind::diagnose:
+      return want_diagnosis(out);
     case TimerKind::restart_nats:
       if (phase_ != Phase::stopping) out.push_back(Spawn{ChildId::nats});
       return;
@@ -484,7 +539,7 @@ void Supervisor::stop(Actions& out) {
     if (ready_) set_ready(false, "stopping", out);
     phase_ = Phase::stopping;
     for (auto k : {TimerKind::check, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
-                   TimerKind::leaf_down, TimerKind::refresh, TimerKind::expiry_alarm}) {
+                   TimerKind::leaf_down, TimerKind::refresh, TimerKind::expiry_alarm, TimerKind::diagnose}) {
       out.push_back(CancelTimer{k});
     }
     if (!bootstrapped_) out.push_back(CancelBootstrap{});

@@ -35,6 +35,7 @@ enum class TimerKind {
   leaf_down,       // the leaf has been disconnected for agent.leaf_down_restart
   refresh,         // time to fetch fresh credentials (or retry a failed fetch)
   expiry_alarm,    // the credentials in use reach credentials.min_lifetime
+  diagnose,        // not ready yet: check the upstream (again) to say why
 };
 
 struct Policy {
@@ -44,8 +45,9 @@ struct Policy {
   Millis stable_after{60000};            // ready this long without a crash: backoff starts over
   Millis check_interval_ready{5000};     // while ready
   Millis check_interval_waiting{500};    // while not ready, with no hint that anything changed
-  Millis fast_check{2};                  // right after a log line says the leaf changed
-  int fast_checks = 100;                 // ...for about 200 ms
+  Millis fast_check{5};                  // right after a log line says the leaf connection changed
+  int fast_checks = 40;                  // ...for about 200 ms
+  Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
   Millis settle_min{50};                 // a listed leaf without an acceptance signal counts after this
   Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
   bool dev = false;                      // no upstream: the leaf check is always ok
@@ -109,12 +111,17 @@ struct CredentialsRefreshed {  // a RunRefresh finished
   CredsLife creds;          // when ok: written to the creds file, in use from the next leaf connect
   double jitter_draw = 0;   // uniform in [-1, 1]
 };
-struct CredentialsSourceChanged {};  // the creds file's directory changed (inotify): look soon
+struct CredentialsSourceChanged {};
+// A RunDiagnosis finished: the upstream probed directly (DNS, TCP, TLS verified, NATS INFO).
+struct UpstreamDiagnosed {
+  bool ok = false;
+  std::string error;  // one line when !ok, e.g. "upstream unreachable: TLS: certificate name mismatch ..."
+};  // the creds file's directory changed (inotify): look soon
 struct Fatal {  // an exception escaped a handler: stop children in order, exit 70
   std::string error;
 };
 using Event = std::variant<Started, BootstrapDone, BootstrapProgress, ChildStarted, ChildExited, LogLine, CheckResult,
-                           TimerFired, SignalReceived, CredentialsRefreshed, CredentialsSourceChanged, Fatal>;
+                           TimerFired, SignalReceived, CredentialsRefreshed, CredentialsSourceChanged, UpstreamDiagnosed, Fatal>;
 
 // ---- actions ----
 struct RunBootstrap {};
@@ -134,7 +141,10 @@ struct CancelTimer {
   TimerKind kind;
 };
 struct RunCheck {};
-struct RunRefresh {};  // fetch, check (as at start), write atomically; answer CredentialsRefreshed
+struct RunRefresh {};
+// Probe the upstream URLs directly, beside nats-server's own attempt, to name why the leaf is not
+// up yet (answer UpstreamDiagnosed). Only while nats-server has not been ready yet.
+struct RunDiagnosis {};  // fetch, check (as at start), write atomically; answer CredentialsRefreshed
 struct SetReady {
   bool ready = false;
   std::string why;  // for the log: what became true or false
@@ -148,7 +158,7 @@ struct Exit {
   std::string error;  // printed as the agent's last line when set
 };
 using Action = std::variant<RunBootstrap, CancelBootstrap, Spawn, SendSignal, Schedule, CancelTimer, RunCheck, SetReady,
-                            Log, Exit, RunRefresh>;
+                            Log, Exit, RunRefresh, RunDiagnosis>;
 using Actions = std::vector<Action>;
 
 enum class Phase { bootstrapping, starting, ready, degraded, stopping, exited };
@@ -206,6 +216,8 @@ class Supervisor {
   void on_timer(TimerKind k, Actions& out);
   void on_signal(int sig, Actions& out);
   void on_refreshed(const CredentialsRefreshed& r, Actions& out);
+  void want_diagnosis(Actions& out);  // before the first ready only; one at a time
+  void on_diagnosed(const UpstreamDiagnosed& d, Actions& out);
   void request_refresh(Actions& out);                // now, or after the one in flight
   void on_source_changed(Actions& out);
   void schedule_refresh(Millis delay, Actions& out);
@@ -226,6 +238,8 @@ class Supervisor {
   bool running_[kChildren] = {false, false};
   bool term_sent_[kChildren] = {false, false};
   bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
+  bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
+  bool diagnosis_in_flight_ = false;
   int fast_checks_left_ = 0;
   int restarts_ = 0, restarts_since_stable_ = 0;
   int exit_code_ = 0;
@@ -235,8 +249,9 @@ class Supervisor {
   std::optional<TimePoint> leaf_down_since_;
   Millis settle_{50};
   std::optional<Millis> ready_after_;
-  std::string upstream_, auth_error_, last_nats_line_;
-  BootstrapProgress progress_;
+  std::string upstream_, auth_error_, last_nats_line_, config_error_;
+  BootstrapProgress progress_;   // the bootstrap's latest failure (fed by the runner)
+  BootstrapProgress diagnosis_;  // the latest failed upstream diagnosis, until ready
   std::string identity_;
   CheckResult last_check_;
   RefreshState refresh_;

@@ -337,12 +337,26 @@ TEST_CASE("bootstrap: what nats-server's parser refuses never reaches it, and a 
     CHECK(read_file(a.state("nats.conf")) == good);
     CHECK(file_mode(a.state("nats.conf.candidate")) == -1);
   }
-  SUBCASE("agent.nats_server = /bin/false: exit 6 saying what happened, nothing started") {
+  SUBCASE("a nats-server that refuses its config at start: exit 3 with its words, no credentials left behind") {
+    AgentSetup a(hub);
+    // What nats-server prints before dying on a config it refuses (run no longer -t's the
+    // built-in template first: the server's own refusal is the check).
+    write_file(a.dir / "refusing-nats", "#!/bin/sh\necho \"nats-server: $3:7:3: unknown field \\\"frobnicate\\\"\" >&2\nexit 1\n", 0755);
+    a.toml["agent"]["nats_server"] = AgentSetup::quote(a.dir / "refusing-nats");
+    const Result r = agent({"run", "-c", a.write_config()});
+    CHECK(r.code == 3);
+    CHECK(r.err.find("leaf-agent: nats-server rejected the rendered config: " + a.state("nats.conf") +
+                     ":7:3: unknown field \"frobnicate\"; the installed nats-server is too old") != std::string::npos);
+    CHECK(file_mode(a.state("upstream.creds")) == -1);
+    CHECK(file_mode(a.state("nats.conf")) == -1);
+  }
+  SUBCASE("agent.nats_server = /bin/false: exit 6 saying what happened, no credentials left behind") {
     AgentSetup a(hub);
     a.toml["agent"]["nats_server"] = "\"/bin/false\"";
     const Result r = agent({"run", "-c", a.write_config()});
     CHECK(r.code == 6);
-    CHECK(r.err.find("/bin/false -t exited with code 1 and said nothing") != std::string::npos);
+    CHECK(r.err.find("nats-server exited with code 1 before ready and said nothing; is agent.nats_server a nats-server binary?") !=
+          std::string::npos);
     CHECK(file_mode(a.state("upstream.creds")) == -1);
   }
 }

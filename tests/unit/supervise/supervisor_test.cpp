@@ -19,7 +19,7 @@ struct World {
   std::map<TimerKind, TimePoint> timers;
   std::vector<ChildId> spawned;
   std::vector<std::pair<ChildId, int>> signals;
-  int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0;
+  int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0, diagnoses = 0;
   std::vector<bool> ready_changes;
   std::optional<Exit> exit;
   std::vector<std::string> logs;
@@ -34,6 +34,7 @@ struct World {
     if (auto* s = std::get_if<SendSignal>(&a)) signals.emplace_back(s->child, s->sig);
     if (std::get_if<RunCheck>(&a)) ++checks;
     if (std::get_if<RunRefresh>(&a)) ++refreshes;
+    if (std::get_if<RunDiagnosis>(&a)) ++diagnoses;
     if (std::get_if<RunBootstrap>(&a)) ++bootstraps;
     if (std::get_if<CancelBootstrap>(&a)) ++cancels;
     if (auto* r = std::get_if<SetReady>(&a)) ready_changes.push_back(r->ready);
@@ -175,7 +176,99 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   w.feed(w.leaf_down());
   CHECK(w.checks == 2);
   w.feed(w.leaf_down());
-  CHECK(w.due_in(TimerKind::check) == 2ms);
+  CHECK(w.due_in(TimerKind::check) == 5ms);
+}
+
+TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the next listed check ready") {
+  const auto accepted = classify_nats_line(
+      "[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - JetStream Not Extended, adding deny [$JS.API.> $KV.> $OBJ.>] for account \"$G\"");
+  REQUIRE(accepted.kind == NatsLineKind::leaf_accepted);
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  w.feed(ChildStarted{ChildId::nats});
+  CheckResult listed = w.good();
+  listed.leaf_accepted = false;  // no hub interest seen on /leafz yet
+  w.feed(listed);
+  CHECK_FALSE(w.sup.ready());    // listed alone: the settle time applies
+  w.feed(LogLine{accepted});
+  CHECK(w.checks == 1);          // looked at once
+  w.feed(listed);
+  CHECK(w.sup.ready());          // no settle wait
+
+  // The line counts for the connection it was about: after a close, listed alone is not enough.
+  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - Leafnode connection closed: Client Closed")});
+  w.feed(w.leaf_down());
+  CHECK_FALSE(w.sup.ready());
+  w.advance(5ms);
+  w.feed(listed);
+  CHECK_FALSE(w.sup.ready());
+
+  // A local client cannot fake it: its name shows up quoted in other lines, never as a lid line.
+  CHECK(classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:5000 - cid:9 - \"x - lid:1 - JetStream Not Extended\" - User connected")
+            .kind == NatsLineKind::other);
+  CHECK(classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid: - JetStream Not Extended").kind ==
+        NatsLineKind::other);
+}
+
+TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not come up, and names the timeout") {
+  Policy p;
+  p.ready_timeout = 20s;
+  const auto leaf_error = classify_nats_line(
+      "[1] 2026/01/01 00:00:00.000000 [ERR] Error trying to connect as leafnode to remote server 127.0.0.1:7422 (attempt 1): dial tcp 127.0.0.1:7422: connect: connection refused");
+  World healthy(p);  // a start that goes well probes nothing
+  healthy.feed(Started{});
+  healthy.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  healthy.feed(ChildStarted{ChildId::nats});
+  healthy.feed(healthy.good());
+  CHECK(healthy.sup.ready());
+  CHECK_FALSE(healthy.pending(TimerKind::diagnose));
+  healthy.feed(LogLine{leaf_error});  // after ready: the hub going away is not a start problem
+  CHECK(healthy.diagnoses == 0);
+
+  World w(p);
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  w.feed(ChildStarted{ChildId::nats});
+  CHECK(w.due_in(TimerKind::diagnose) == 10s);  // the fallback: half of ready_timeout
+  w.feed(LogLine{leaf_error});
+  CHECK(w.diagnoses == 1);
+  w.feed(LogLine{leaf_error});  // one at a time
+  CHECK(w.diagnoses == 1);
+  w.feed(UpstreamDiagnosed{false, "upstream unreachable: TCP: connection refused 127.0.0.1:7422"});
+  CHECK(w.logs.back().find("upstream unreachable: TCP: connection refused 127.0.0.1:7422; retrying") == 0);
+  CHECK(w.due_in(TimerKind::diagnose) == 1s);
+  w.advance(1s);
+  CHECK(w.diagnoses == 2);
+  const size_t logs = w.logs.size();
+  w.feed(UpstreamDiagnosed{false, "upstream unreachable: TCP: connection refused 127.0.0.1:7422"});
+  CHECK(w.logs.size() == logs);  // the same finding is not logged again
+  w.feed(w.leaf_down());
+  w.advance(20s);
+  w.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 5);
+  CHECK(w.exit->error == "upstream unreachable: TCP: connection refused 127.0.0.1:7422");
+
+  World fine(p);  // reachable, just not accepted in time: the plain timeout
+  fine.feed(Started{});
+  fine.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  fine.feed(ChildStarted{ChildId::nats});
+  fine.feed(fine.leaf_down());
+  fine.advance(10s);
+  CHECK(fine.diagnoses == 1);
+  fine.feed(UpstreamDiagnosed{true, ""});
+  CHECK_FALSE(fine.pending(TimerKind::diagnose));
+  fine.advance(10s);
+  fine.feed(ChildExited{ChildId::nats, 0, ""});
+  REQUIRE(fine.exit);
+  CHECK(fine.exit->code == 7);
+
+  World dev([] { Policy d; d.dev = true; return d; }());  // no upstream, nothing to diagnose
+  dev.feed(Started{});
+  dev.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  dev.feed(ChildStarted{ChildId::nats});
+  CHECK_FALSE(dev.pending(TimerKind::diagnose));
 }
 
 TEST_CASE("supervisor: restart backoff grows, caps, and resets only after a stable period") {
@@ -282,6 +375,31 @@ TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last 
   cannot.feed(ChildExited{ChildId::nats, 127, "cannot start nats-server nope: No such file or directory"});
   REQUIRE(cannot.exit);
   CHECK(cannot.exit->code == 6);
+}
+
+TEST_CASE("supervisor: nats-server refusing its config before ready is exit 3 with its words and a hint") {
+  const auto line = classify_nats_line("nats-server: /s/nats.conf:2:59: error parsing tls config, unknown field [\"server_name\"]");
+  REQUIRE(line.kind == NatsLineKind::config_error);
+  CHECK(classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] nats-server: not a config error").kind == NatsLineKind::other);
+  World w;
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  w.feed(ChildStarted{ChildId::nats});
+  w.feed(LogLine{line});
+  w.feed(ChildExited{ChildId::nats, 1, ""});
+  REQUIRE(w.exit);
+  CHECK(w.exit->code == 3);
+  CHECK(w.exit->error == "nats-server rejected the rendered config: /s/nats.conf:2:59: error parsing tls config, unknown field "
+                         "[\"server_name\"]; the installed nats-server is too old for an option in this config");
+
+  World silent;  // not a nats-server at all
+  silent.feed(Started{});
+  silent.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  silent.feed(ChildStarted{ChildId::nats});
+  silent.feed(ChildExited{ChildId::nats, 1, ""});
+  REQUIRE(silent.exit);
+  CHECK(silent.exit->code == 6);
+  CHECK(silent.exit->error == "nats-server exited with code 1 before ready and said nothing; is agent.nats_server a nats-server binary?");
 }
 
 TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub refused, the bootstrap's own failure") {
