@@ -341,9 +341,10 @@ TEST_CASE("bootstrap: what nats-server's parser refuses never reaches it, and a 
     AgentSetup a(hub);
     // What nats-server prints before dying on a config it refuses (run no longer -t's the
     // built-in template first: the server's own refusal is the check).
-    write_file(a.dir / "refusing-nats", "#!/bin/sh\necho \"nats-server: $3:7:3: unknown field \\\"frobnicate\\\"\" >&2\nexit 1\n", 0755);
+    write_file(a.dir / "refusing-nats", "#!/bin/sh\necho \"nats-server: $2:7:3: unknown field \\\"frobnicate\\\"\" >&2\nexit 1\n", 0755);
     a.toml["agent"]["nats_server"] = AgentSetup::quote(a.dir / "refusing-nats");
     const Result r = agent({"run", "-c", a.write_config()});
+    CAPTURE(r.err);
     CHECK(r.code == 3);
     CHECK(r.err.find("leaf-agent: nats-server rejected the rendered config: " + a.state("nats.conf") +
                      ":7:3: unknown field \"frobnicate\"; the installed nats-server is too old") != std::string::npos);
