@@ -234,9 +234,12 @@ class Runner {
 
   void spawn_nats() {
     try {
-      // What runs is always what we checked: our config written again, our credentials unchanged.
-      bootstrap::rewrite_nats_conf(*prepared_);
-      bootstrap::verify_written_creds(*prepared_);
+      // What runs is always what we checked: at a restart, our config written again and our
+      // credentials unchanged (at the first start the bootstrap wrote both a moment ago).
+      if (nats_spawns_++ > 0) {
+        bootstrap::rewrite_nats_conf(*prepared_);
+        bootstrap::verify_written_creds(*prepared_);
+      }
     } catch (const Error& e) {
       return feed(supervise::ChildExited{ChildId::nats, 1, e.what()});
     }
@@ -593,6 +596,7 @@ class Runner {
   int code_ = 0;
   std::string error_;
   pid_t host_group_ = -1;
+  int nats_spawns_ = 0;
 };
 
 }  // namespace
