@@ -250,14 +250,20 @@ void rewrite_nats_conf(const Prepared& p) {
   fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600, fs::Durability::atomic_only);
 }
 
-Prepared run(Context& ctx) {
-  const auto& c = ctx.config;
-  auto log = logging::agent();
+Prepared lock(const config::Config& c) {
   Prepared p;
   p.layout = render::layout(c);
-
-  // 1. The state_dir, ours and locked, before anything slow happens or anything is written.
   lock_state_dir(p);
+  return p;
+}
+
+Prepared run(Context& ctx) { return run(ctx, lock(ctx.config)); }
+
+Prepared run(Context& ctx, Prepared locked) {
+  const auto& c = ctx.config;
+  auto log = logging::agent();
+  // 1. The state_dir, ours and locked, before anything slow happens or anything is written.
+  Prepared p = std::move(locked);
 
   // 2. What the config names, and the config nats-server will get.
   check_files(c);

@@ -47,7 +47,13 @@ struct Prepared {
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
 };
 
+// Step 1 alone: the state_dir judged (ours, private, no symlink), locked, and cleared of what a
+// previous run left (ready file, temporary files). Throws Error.
+Prepared lock(const config::Config& c);
+
+// Steps 1-6: lock (unless `locked` comes from lock()), render, fetch and validate, write.
 Prepared run(Context& ctx);
+Prepared run(Context& ctx, Prepared locked);
 
 // The rendered nats-server config (what `render` prints and the bootstrap writes). No secrets.
 // `local`: the chain to trust with local.auth = jwt (null: a throwaway one, for `render`).

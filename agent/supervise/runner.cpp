@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "agent/supervise/bootstrap.hpp"
 #include "agent/supervise/event_loop.hpp"
 #include "agent/supervise/health.hpp"
+#include "agent/supervise/prewarm.hpp"
 #include "agent/supervise/process.hpp"
 #include "agent/supervise/status_server.hpp"
 #include "agent/supervise/supervisor.hpp"
@@ -152,7 +154,27 @@ class Runner {
   void do_action(const supervise::RunBootstrap&) {
     const auto deadline = std::chrono::steady_clock::now() + c_.ready_timeout();
     start_deadline_ = deadline;
-    worker_.post([this, deadline]() -> Worker::Completion {
+    // The state_dir is locked here, on the loop thread (a few syscalls), so that nats-server can
+    // be exec'd into it before the rest of the bootstrap runs (see prewarm.hpp).
+    auto locked = std::make_shared<bootstrap::Prepared>();
+    try {
+      *locked = bootstrap::lock(c_);
+    } catch (const Error& e) {
+      // Answered like any bootstrap result: from the loop, once it runs.
+      return worker_.post([code = static_cast<int>(e.code()), msg = std::string(e.what()), this]() -> Worker::Completion {
+        return [this, code, msg] { feed(supervise::BootstrapDone{false, code, msg, {}, {}, {}, 0}); };
+      });
+    }
+    if (!init_only_ && c_.agent.template_path.empty()) {
+      // -a/-p repeat the rendered listen: if the agent died before the hand-over, nats-server
+      // would read an empty config (EOF) in the moment before its parent-death signal, and must
+      // not come up anywhere but there even then. (A user template may say otherwise: no prewarm.)
+      const config::HostPort listen = config::parse_listen(c_.local.listen, "local.listen");
+      prewarm_ = prewarm::Server::start(
+          {c_.agent.nats_server, "-c", locked->layout.nats_conf, "-a", listen.host, "-p", std::to_string(listen.port)},
+          process::environment(sources::secret_env_names(c_), {}), locked->layout.nats_conf);
+    }
+    worker_.post([this, deadline, locked]() -> Worker::Completion {
       bootstrap::Context ctx{c_, env_};
       ctx.thorough = init_only_;
       ctx.cancelled = [this] { return worker_.cancelled().load(); };
@@ -162,7 +184,7 @@ class Runner {
         progress_ = {code, error};
       };
       try {
-        auto p = std::make_shared<bootstrap::Prepared>(bootstrap::run(ctx));
+        auto p = std::make_shared<bootstrap::Prepared>(bootstrap::run(ctx, std::move(*locked)));
         const std::int64_t checked_at = unix_now();
         return [this, p, checked_at] {
           prepared_ = std::move(*p);
@@ -243,6 +265,13 @@ class Runner {
     } catch (const Error& e) {
       return feed(supervise::ChildExited{ChildId::nats, 1, e.what()});
     }
+    if (prewarm_) {
+      std::unique_ptr<prewarm::Server> w = std::move(prewarm_);
+      if (!prewarm_exited_ && w->hand_over(prepared_->nats_conf)) return adopt_nats(std::move(w));
+      // It could not take the config: it goes, and a fresh one starts the usual way.
+      if (!prewarm_exited_) ::kill(-w->pid(), SIGKILL), ::kill(w->pid(), SIGKILL);
+      ::close(w->output_fd());
+    }
     const auto env = process::environment(sources::secret_env_names(c_), {});
     const auto r = process::try_spawn({c_.agent.nats_server, "-c", prepared_->layout.nats_conf}, env,
                                       {/*capture=*/true, /*die_with_parent=*/true, /*own_process_group=*/true});
@@ -258,6 +287,30 @@ class Runner {
     loop_.watch(k.output_fd, [this] { read_nats_output(); });
     log_->info("started nats-server (pid {}) with {}", k.pid, prepared_->layout.nats_conf);
     feed(supervise::ChildStarted{ChildId::nats});
+  }
+
+  // The pre-warmed nats-server has its config: it is the supervised one from now on. The FIFO is
+  // closed once it has read it (or has logged: it read the file), polled every millisecond.
+  void adopt_nats(std::unique_ptr<prewarm::Server> w) {
+    ChildProc& k = kids_[static_cast<int>(ChildId::nats)];
+    k.pid = w->pid();
+    k.output_fd = w->output_fd();
+    k.reader = std::make_unique<process::LineReader>([this](const std::string& l) { on_nats_line(l); });
+    loop_.watch(k.output_fd, [this] { read_nats_output(); });
+    log_->info("started nats-server (pid {}) with {} (exec'd during the bootstrap, config handed over now)", k.pid,
+               prepared_->layout.nats_conf);
+    handing_over_ = std::move(w);
+    poll_hand_over(5000);
+    feed(supervise::ChildStarted{ChildId::nats});
+  }
+
+  void poll_hand_over(int polls_left) {
+    if (!handing_over_) return;
+    if (handing_over_->drained() || polls_left == 0) {
+      handing_over_.reset();
+      return;
+    }
+    loop_.after(1ms, [this, polls_left] { poll_hand_over(polls_left - 1); });
   }
 
   void spawn_host() {
@@ -391,6 +444,7 @@ class Runner {
   }
 
   void on_nats_line(const std::string& raw) {
+    handing_over_.reset();  // it has read its config (from the FIFO or the file)
     supervise::NatsLine l = supervise::classify_nats_line(raw);
     static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
                                                            spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
@@ -411,6 +465,7 @@ class Runner {
       k = ChildProc{};
       return feed(supervise::ChildExited{static_cast<ChildId>(i), process::exit_code(status), ""});
     }
+    if (prewarm_ && pid == prewarm_->pid()) prewarm_exited_ = true;  // before its config: started anew later
     // Any other pid: an orphan we reaped, or a short command a worker job waits for.
     process::note_reaped(pid, status);
   }
@@ -432,6 +487,13 @@ class Runner {
 
   int finish() {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
+    if (prewarm_) {  // never got a config: the bootstrap failed or was stopped
+      if (!prewarm_exited_) ::kill(-prewarm_->pid(), SIGKILL), ::kill(prewarm_->pid(), SIGKILL);
+      struct stat st {};
+      if (::lstat(prewarm_->conf_path().c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ::unlink(prewarm_->conf_path().c_str());
+      ::close(prewarm_->output_fd());
+      prewarm_.reset();
+    }
     // A start that failed leaves no credentials behind (nats-server got them before the upstream
     // was known to be reachable; see bootstrap step 5).
     if (prepared_ && !init_only_ && code_ != 0 && !sup_.ever_ready()) {
@@ -597,6 +659,9 @@ class Runner {
   std::string error_;
   pid_t host_group_ = -1;
   int nats_spawns_ = 0;
+  std::unique_ptr<prewarm::Server> prewarm_;       // exec'd at RunBootstrap, waiting for its config
+  bool prewarm_exited_ = false;
+  std::unique_ptr<prewarm::Server> handing_over_;  // adopted; its FIFO not yet drained
 };
 
 }  // namespace

@@ -139,6 +139,15 @@ int Process::stop(std::chrono::milliseconds grace) {
 std::string Process::out() const { return read_file(out_path_); }
 std::string Process::err() const { return read_file(err_path_); }
 
+std::vector<pid_t> pids_with(const std::string& needle) {
+  std::vector<pid_t> out;
+  const auto r = run({"pgrep", "-f", needle});
+  std::istringstream in(r.out);
+  pid_t p;
+  while (in >> p) out.push_back(p);
+  return out;
+}
+
 Result run(std::vector<std::string> argv, std::map<std::string, std::string> env, std::string stdin_text,
            std::chrono::milliseconds timeout) {
   Process p(std::move(argv), std::move(env), std::move(stdin_text));

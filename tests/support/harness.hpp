@@ -20,6 +20,10 @@ using Clock = std::chrono::steady_clock;
 // A free TCP port on 127.0.0.1, chosen by the kernel at run time.
 int free_port();
 
+// Processes whose command line matches `needle` (pgrep -f), e.g. a state_dir path: none may
+// outlive a test.
+std::vector<pid_t> pids_with(const std::string& needle);
+
 // A directory under $TMPDIR, removed with everything in it when the object dies.
 // A TCP port that accepts connections (the kernel's backlog) and never says a word: the worst
 // hub, credentials endpoint or local listener there is.

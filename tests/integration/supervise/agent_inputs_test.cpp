@@ -1,6 +1,10 @@
 // Every credential source through a real `run`, and bad input: each a one-line error, a
 // non-zero exit, nothing started, no credentials file written, no seed printed.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <thread>
 
 #include "agent/core/creds.hpp"
 #include "agent/core/duration.hpp"
@@ -30,6 +34,9 @@ void expect_refused(AgentSetup& a, int code, const std::string& message_part, st
   CHECK(last.find(message_part) != std::string::npos);
   CHECK(file_mode(a.state("upstream.creds")) == -1);   // nothing half-done
   CHECK(file_mode(a.state("ready")) == -1);
+  // The nats-server exec'd during the bootstrap never got a config, and is gone with its FIFO.
+  CHECK(::access(a.state("nats.conf").c_str(), F_OK) != 0);
+  CHECK(wait_until([&] { return pids_with(a.state("nats.conf")).empty(); }, 5s));
   CHECK_FALSE(nats_connect(a.local_url(), "", "", 300)->ok());  // no leaf listening
   if (!secret.empty()) CHECK(r.err.find(secret) == std::string::npos);
 }
@@ -233,4 +240,72 @@ TEST_CASE("upstream problems: diagnosed in one line") {
     a.toml["agent"]["ready_timeout"] = "\"2s\"";
     expect_refused(a, 5, "TLS: certificate name mismatch");
   }
+}
+
+namespace {
+// An agent whose credentials come from a local HTTPS endpoint (which can be made slow).
+struct HttpCredsSetup {
+  Hub hub;
+  TempDir pki_dir;
+  std::unique_ptr<HttpsServer> server;
+  std::unique_ptr<AgentSetup> a;
+  const std::map<std::string, std::string> no_proxy = {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}};
+  HttpCredsSetup() {
+    const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
+    const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
+    write_file(pki_dir / "ca.pem", ca.cert_pem);
+    write_file(pki_dir / "cert.pem", cert.cert_pem);
+    write_file(pki_dir / "key.pem", cert.key_pem);
+    server = std::make_unique<HttpsServer>(pki_dir / "cert.pem", pki_dir / "key.pem");
+    server->respond(200, read_file(hub.file("hub/leaf.creds")), "text/plain");
+    a = std::make_unique<AgentSetup>(hub);
+    a->toml["credentials"] = {{"source", "\"http\""},
+                              {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server->port()) + "/creds")},
+                              {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
+  }
+};
+}  // namespace
+
+TEST_CASE("prewarm: nats-server exec'd during the bootstrap gets its config whether it opens the path before or after the hand-over") {
+  HttpCredsSetup h;
+  AgentSetup& a = *h.a;
+  std::string order;
+  SUBCASE("before: a slow credentials endpoint, nats-server waits on the FIFO") {
+    order = "fifo";
+    h.server->delay(600ms);
+  }
+  SUBCASE("after: nats-server slow to start opens the regular file the bootstrap renamed over the FIFO") {
+    order = "file";
+    write_file(a.dir / "slow-nats", "#!/bin/sh\nsleep 0.6\nexec nats-server \"$@\"\n", 0755);
+    a.toml["agent"]["nats_server"] = AgentSetup::quote(a.dir / "slow-nats");
+  }
+  CAPTURE(order);
+  auto p = a.start({}, h.no_proxy);
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  CHECK(p->err().find("exec'd during the bootstrap, config handed over now") != std::string::npos);
+  // A regular file from then on: what a reload or a restart reads.
+  struct stat st {};
+  REQUIRE(::lstat(a.state("nats.conf").c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(file_mode(a.state("nats.conf.fifo")) == -1);
+  const pid_t nats = a.status()["nats_server"]["pid"].get<pid_t>();
+  REQUIRE(nats > 0);
+  ::kill(nats, SIGHUP);  // nats-server reloads its config from the path
+  CHECK(wait_until([&] { return p->err().find("Reloaded server configuration") != std::string::npos; }, 10s));
+  CHECK(a.ready());
+  CHECK(p->stop() == 0);
+}
+
+TEST_CASE("prewarm: kill -9 of the agent while nats-server waits for its config leaves nothing running or listening") {
+  HttpCredsSetup h;
+  AgentSetup& a = *h.a;
+  h.server->delay(3000ms);
+  auto p = a.start({}, h.no_proxy);
+  REQUIRE(wait_until([&] { return !pids_with(a.state("nats.conf")).empty(); }, 10s));
+  std::this_thread::sleep_for(300ms);  // nats-server is up to its config read, on the FIFO
+  p->signal(SIGKILL);
+  p->wait(10s);
+  CHECK(wait_until([&] { return pids_with(a.state("nats.conf")).empty(); }, 10s));  // its parent-death signal
+  CHECK_FALSE(nats_connect(a.local_url(), "", "", 300)->ok());
 }

@@ -24,15 +24,6 @@ namespace {
 bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 
 // Pids whose command line contains `needle` (to find children of a killed agent).
-std::vector<pid_t> pids_with(const std::string& needle) {
-  std::vector<pid_t> out;
-  const auto r = run({"pgrep", "-f", needle});
-  std::istringstream in(r.out);
-  pid_t p;
-  while (in >> p) out.push_back(p);
-  return out;
-}
-
 // Sends SIGTERM once the agent has been in its slow phase for a moment; returns the exit code,
 // or -1 when it did not exit within `limit` (generous: the rule is one second).
 int term_after(Process& p, std::chrono::milliseconds settle, std::chrono::milliseconds limit = 3s) {

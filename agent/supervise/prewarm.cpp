@@ -1,0 +1,63 @@
+#include "agent/supervise/prewarm.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/supervise/process.hpp"
+
+namespace leaf::prewarm {
+
+std::unique_ptr<Server> Server::start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                      const std::string& conf_path) {
+  const std::string fifo = conf_path + ".fifo";
+  ::unlink(fifo.c_str());
+  if (::mkfifo(fifo.c_str(), 0600) != 0) return nullptr;
+  // Read-write: never blocks, and keeps the pipe alive whether or not nats-server has opened it.
+  const int fd = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 || ::rename(fifo.c_str(), conf_path.c_str()) != 0) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(fifo.c_str());
+    return nullptr;
+  }
+  process::SpawnResult r;
+  try {
+    r = process::try_spawn(argv, env, {/*capture=*/true, /*die_with_parent=*/true, /*own_process_group=*/true});
+  } catch (...) {
+    r.error_errno = -1;
+  }
+  if (r.error_errno != 0) {
+    ::close(fd);
+    ::unlink(conf_path.c_str());
+    return nullptr;
+  }
+  auto s = std::unique_ptr<Server>(new Server);
+  s->pid_ = r.spawned.pid;
+  s->output_fd_ = r.spawned.output_fd;
+  s->fifo_fd_ = fd;
+  s->conf_path_ = conf_path;
+  return s;
+}
+
+Server::~Server() { close_fifo(); }
+
+bool Server::hand_over(std::string_view config) {
+  if (fifo_fd_ < 0) return false;
+  if (config.size() > 65536 && ::fcntl(fifo_fd_, F_SETPIPE_SZ, static_cast<int>(config.size())) < 0) return false;
+  // Non-blocking into an empty pipe at least as large as the text: all of it or nothing.
+  const ssize_t n = ::write(fifo_fd_, config.data(), config.size());
+  return n == static_cast<ssize_t>(config.size());
+}
+
+bool Server::drained() const {
+  int left = 0;
+  return fifo_fd_ < 0 || (::ioctl(fifo_fd_, FIONREAD, &left) == 0 && left == 0);
+}
+
+void Server::close_fifo() {
+  if (fifo_fd_ >= 0) ::close(fifo_fd_);
+  fifo_fd_ = -1;
+}
+
+}  // namespace leaf::prewarm
