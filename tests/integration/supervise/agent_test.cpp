@@ -144,6 +144,7 @@ TEST_CASE("agent run -- CMD: the host starts only once ready, sees the variables
   auto agent = a.start({"sh", "-c", script});
   const auto code = agent->wait(40s);
   REQUIRE(code.has_value());
+  CAPTURE(agent->err());
   CHECK(*code == 42);
   const std::string text = read_file(out);
   CHECK(text.find("health=0") != std::string::npos);
