@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,11 +26,23 @@ namespace harness {
 
 // Below the kernel's ephemeral range (32768 and up on Linux), so no client socket's local port
 // can take a port a test hands to a server, even while that server is stopped and restarted.
+// Test processes run side by side (ctest -j): each port handed out is also claimed with a lock
+// file held until this process exits, so two tests never get the same port, even when the first
+// has not bound it yet or has stopped its server for a moment.
 int free_port() {
   static std::mt19937 rng(std::random_device{}());
+  static const std::string claims = std::string("/tmp/leaf-agent-test-ports-") + std::to_string(::getuid());
+  ::mkdir(claims.c_str(), 0700);
   std::uniform_int_distribution<int> pick(20000, 32000);
-  for (int attempt = 0; attempt < 200; ++attempt) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
     const int port = pick(rng);
+    const std::string claim = claims + "/" + std::to_string(port);
+    const int lock = ::open(claim.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) continue;
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {  // another test process has it
+      ::close(lock);
+      continue;
+    }
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -37,7 +50,8 @@ int free_port() {
     a.sin_port = htons(static_cast<uint16_t>(port));
     const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     if (fd >= 0) ::close(fd);
-    if (ok) return port;
+    if (ok) return port;  // the lock stays held (and its fd open) until this process exits
+    ::close(lock);
   }
   throw std::runtime_error("free_port: no free port in 20000-32000");
 }
