@@ -311,11 +311,16 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       accepted_line_ = true;
       return want_check(out);
     case NatsLineKind::leaf_connected:
-    case NatsLineKind::leaf_closed:
-      // The line comes a moment before /leafz shows the change: look now, then a few more
-      // times quickly rather than wait for the slow poll.
-      if (l.kind == NatsLineKind::leaf_closed) accepted_line_ = false;
+      // Without an acceptance line to follow (a leaf that extends JetStream logs none), /leafz
+      // shows the hub's acceptance a moment later: look now, then a few more times quickly.
       fast_checks_left_ = p_.fast_checks;
+      return want_check(out);
+    case NatsLineKind::leaf_closed:
+      // Readiness drops at once; the reconnect takes at least leafnodes.reconnect (1 s), and its
+      // own lines bring the next checks (no burst of checks meanwhile: 100 agents on one node
+      // would spend the CPU their reconnects need).
+      accepted_line_ = false;
+      fast_checks_left_ = 0;
       return want_check(out);
     case NatsLineKind::server_ready:
       return want_check(out);  // connects the local client before the leaf is up

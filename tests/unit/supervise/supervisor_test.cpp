@@ -200,6 +200,7 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - Leafnode connection closed: Client Closed")});
   w.feed(w.leaf_down());
   CHECK_FALSE(w.sup.ready());
+  CHECK(w.due_in(TimerKind::check) == 500ms);  // no burst of checks while the leaf reconnects
   w.advance(5ms);
   w.feed(listed);
   CHECK_FALSE(w.sup.ready());
