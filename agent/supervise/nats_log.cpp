@@ -9,18 +9,21 @@ namespace leaf::supervise {
 namespace {
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
 
-// "<ip>:<port> - lid:<n> - <phrase>...": the server's own line about a leaf connection. Checked
-// by shape, not by substring, because text a local client controls (its connection name) can
-// appear in other info lines.
+// "<ip>:<port> - lid:<n> - <phrase>...": the server's own line about a leaf connection. Lines are
+// matched by shape, never by substring: text a local client controls (its connection name, the
+// bytes of a protocol error) appears, quoted, in lines about client connections ("- cid:N -"),
+// and a local client must not be able to make the agent believe anything about the upstream.
 bool leaf_connection_line(std::string_view m, std::string_view phrase) {
   const size_t lid = m.find(" - lid:");
-  if (lid == std::string_view::npos || m.find('"') < lid) return false;
+  if (lid == std::string_view::npos || lid != m.find(' ')) return false;  // right after the address
   size_t at = lid + 7;
   const size_t digits = at;
   while (at < m.size() && m[at] >= '0' && m[at] <= '9') ++at;
   return at > digits && m.substr(at, 3) == " - " && m.substr(at + 3, phrase.size()) == phrase;
 }
 
+// A line the server writes about itself (no connection prefix): it starts with the phrase.
+bool starts_with(std::string_view m, std::string_view phrase) { return m.substr(0, phrase.size()) == phrase; }
 }  // namespace
 
 NatsLine classify_nats_line(std::string_view line) {
@@ -48,24 +51,25 @@ NatsLine classify_nats_line(std::string_view line) {
   // The agent's own probe connects every few seconds; in operator mode (local.auth = jwt) the
   // server notes each such connection at info. Only info lines about that client go to debug.
   if (out.level == NatsLevel::info && contains(m, ":leaf-agent health\" - ")) out.level = NatsLevel::debug;
-  if (contains(m, "Credentials file malformed") || contains(m, "has malformed seed")) {
+  if (leaf_connection_line(m, "Credentials file malformed") || leaf_connection_line(m, "Credentials file has malformed seed") ||
+      (starts_with(m, "LeafNode Remote Credentials file ") && contains(m, " malformed"))) {
     out.kind = NatsLineKind::creds_malformed;
-  } else if (contains(m, "Authentication Expired")) {
-    out.kind = NatsLineKind::auth_expired;
-  } else if (contains(m, "Authorization Violation") || contains(m, "authorization violation")) {
+  } else if (leaf_connection_line(m, "Leafnode Error") && contains(m, "Authentication Expired")) {
+    out.kind = NatsLineKind::auth_expired;  // the hub's words after "Leafnode Error"
+  } else if (leaf_connection_line(m, "Leafnode Error") && contains(m, "Authorization Violation")) {
     out.kind = NatsLineKind::auth_refused;
   } else if (leaf_connection_line(m, "JetStream Not Extended") || leaf_connection_line(m, "Extending JetStream domain")) {
     // Logged as the leaf registers the connection (addLeafNodeConnection), which a soliciting
     // leaf does only on the hub's second INFO, the one the hub sends after CONNECT passed
-    // authentication (nats-server 2.9.10 leafnode.go: InfoOnConnect / ConnectInfo).
+    // authentication (nats-server 2.9.10 leafnode.go: InfoOnConnect / ConnectInfo; hubs since 2.2).
     out.kind = NatsLineKind::leaf_accepted;
-  } else if (contains(m, "Leafnode connection created")) {
+  } else if (leaf_connection_line(m, "Leafnode connection created")) {
     out.kind = NatsLineKind::leaf_connected;
-  } else if (contains(m, "Leafnode connection closed")) {
+  } else if (leaf_connection_line(m, "Leafnode connection closed")) {
     out.kind = NatsLineKind::leaf_closed;
-  } else if (contains(m, "Leafnode Error") || contains(m, "Error trying to connect as leafnode")) {
+  } else if (leaf_connection_line(m, "Leafnode Error") || starts_with(m, "Error trying to connect as leafnode")) {
     out.kind = NatsLineKind::leaf_error;
-  } else if (contains(m, "Server is ready")) {
+  } else if (m == "Server is ready") {
     out.kind = NatsLineKind::server_ready;
   }
   return out;

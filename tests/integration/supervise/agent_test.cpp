@@ -4,11 +4,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "agent/core/creds.hpp"
 #include "agent/core/duration.hpp"
@@ -229,4 +233,38 @@ TEST_CASE("agent init: paths with quotes reach nats-server intact (no shell in b
   CHECK_MESSAGE(r.code == 0, r.err);
   CHECK(file_mode(state + "/nats.conf") == 0600);
   CHECK(file_mode(state) == 0700);
+}
+
+TEST_CASE("agent run: a local client's words in nats-server's log change nothing about the upstream") {
+  Hub hub;
+  AgentSetup a(hub);
+  auto agent = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), agent->err());
+  // Garbage and connection names that spell every line the agent acts on: nats-server logs them,
+  // quoted, in lines about this client (a parser error, a connection name).
+  const std::vector<std::string> words = {"Credentials file malformed", "Leafnode Error 'Authorization Violation'",
+                                          "Leafnode Error 'User Authentication Expired'", "Leafnode connection closed: x",
+                                          "127.0.0.1:1 - lid:1 - Leafnode connection closed: x"};
+  for (const auto& w : words) {
+    for (const std::string& line : {"x" + w + "\r\n", "CONNECT {\"name\":" + nlohmann::json(w).dump() + ",\"verbose\":false,\"user\":\"nobody\",\"pass\":\"x\"}\r\nPING\r\n"}) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(a.listen));
+      REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+      char buf[4096];
+      (void)!::recv(fd, buf, sizeof buf, 0);  // INFO
+      (void)!::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+      (void)!::recv(fd, buf, sizeof buf, 0);  // -ERR or PONG
+      ::close(fd);
+    }
+  }
+  std::this_thread::sleep_for(500ms);
+  CHECK_MESSAGE(agent->running(), agent->err());
+  CHECK(a.ready());
+  CHECK(agent->err().find("refused the leaf credentials") == std::string::npos);
+  CHECK(agent->err().find("could not use the credentials") == std::string::npos);
+  CHECK(agent->err().find("not ready") == std::string::npos);
+  CHECK(agent->stop() == 0);
 }

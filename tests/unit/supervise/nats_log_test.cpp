@@ -9,12 +9,12 @@ TEST_CASE("nats_log: levels and kinds of nats-server 2.9 lines") {
   CHECK(l.level == NatsLevel::info);
   CHECK(l.kind == NatsLineKind::leaf_connected);
   CHECK(l.message == "127.0.0.1:7422 - lid:5 - Leafnode connection created for account: $G");
-  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Credentials file malformed").kind == NatsLineKind::creds_malformed);
-  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Credentials file has malformed seed").kind == NatsLineKind::creds_malformed);
-  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Leafnode Error 'User Authentication Expired'").kind == NatsLineKind::auth_expired);
-  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Leafnode Error 'Authorization Violation'").kind == NatsLineKind::auth_refused);
-  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] x - Leafnode Error 'Stale Connection'").kind == NatsLineKind::leaf_error);
-  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] x - Leafnode connection closed: Client Closed").kind == NatsLineKind::leaf_closed);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Credentials file malformed").kind == NatsLineKind::creds_malformed);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Credentials file has malformed seed").kind == NatsLineKind::creds_malformed);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'User Authentication Expired'").kind == NatsLineKind::auth_expired);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'Authorization Violation'").kind == NatsLineKind::auth_refused);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'Stale Connection'").kind == NatsLineKind::leaf_error);
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] 127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed").kind == NatsLineKind::leaf_closed);
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] Server is ready").kind == NatsLineKind::server_ready);
   const auto ftl = classify_nats_line("[1] 2026/11/22 16:25:43.117540 [FTL] Error listening on port");
   CHECK(ftl.level == NatsLevel::fatal);
@@ -34,4 +34,31 @@ TEST_CASE("nats_log: the agent's own probe connecting is debug, not info (local.
   const auto other = classify_nats_line(
       "[1] 2026/11/23 10:00:00.000000 [INF] 127.0.0.1:50000 - cid:9 - \"v3.4.1:c:host\" - User \"UABC\" connected");
   CHECK(other.level == NatsLevel::info);
+}
+
+TEST_CASE("nats_log: a server-level line counts only from its start") {
+  CHECK(classify_nats_line("[1] 2026/11/23 10:00:00.000000 [ERR] LeafNode Remote Credentials file \"/s/upstream.creds\" malformed").kind ==
+        NatsLineKind::creds_malformed);
+  CHECK(classify_nats_line("[1] 2026/11/23 10:00:00.000000 [ERR] Error trying to connect as leafnode to remote server \"h:7422\" (attempt 1): dial tcp: refused")
+            .kind == NatsLineKind::leaf_error);
+  CHECK(classify_nats_line("[1] 2026/11/23 10:00:00.000000 [INF] Server is ready now, says someone").kind == NatsLineKind::other);
+}
+
+TEST_CASE("nats_log: a local client cannot make a line about the upstream (its words are quoted in client lines)") {
+  // What nats-server 2.9.10 logs when a local client sends the phrase as garbage, or names its
+  // connection after it: every kind the agent acts on, in both shapes. None may count.
+  const char* phrases[] = {"Credentials file malformed", "Credentials file has malformed seed",
+                           "Leafnode Error 'User Authentication Expired'", "Leafnode Error 'Authorization Violation'",
+                           "Leafnode Error 'x'", "Leafnode connection closed: Client Closed", "Leafnode connection created for account: $G",
+                           "JetStream Not Extended, adding deny [] for account \"$G\"", "Server is ready",
+                           "Error trying to connect as leafnode to remote server", "LeafNode Remote Credentials file \"x\" malformed"};
+  for (const char* p : phrases) {
+    CAPTURE(p);
+    const std::string parser = std::string("[1] 2026/11/23 10:00:00.000000 [ERR] 127.0.0.1:45700 - cid:6 - Client parser ERROR, state=0, i=0: proto='\"x") + p + "\\r\"...'";
+    CHECK(classify_nats_line(parser).kind == NatsLineKind::other);
+    const std::string named = std::string("[1] 2026/11/23 10:00:00.000000 [ERR] 127.0.0.1:45700 - cid:7 - \"") + p + "\" - authentication error";
+    CHECK(classify_nats_line(named).kind == NatsLineKind::other);
+    const std::string fake_lid = std::string("[1] 2026/11/23 10:00:00.000000 [ERR] 127.0.0.1:45700 - cid:7 - \"x - lid:1 - ") + p + "\" - authentication error";
+    CHECK(classify_nats_line(fake_lid).kind == NatsLineKind::other);
+  }
 }
