@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -488,7 +489,10 @@ class Runner {
   int finish() {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
     if (prewarm_) {  // never got a config: the bootstrap failed or was stopped
-      if (!prewarm_exited_) ::kill(-prewarm_->pid(), SIGKILL), ::kill(prewarm_->pid(), SIGKILL);
+      if (!prewarm_exited_) {
+        ::kill(-prewarm_->pid(), SIGKILL), ::kill(prewarm_->pid(), SIGKILL);
+        reap_within(prewarm_->pid(), 200ms);  // not left a zombie for a PID 1 that does not reap
+      }
       struct stat st {};
       if (::lstat(prewarm_->conf_path().c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ::unlink(prewarm_->conf_path().c_str());
       ::close(prewarm_->output_fd());
@@ -517,6 +521,11 @@ class Runner {
       std::_Exit(code_);
     }
     return code_;
+  }
+
+  static void reap_within(pid_t pid, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (::waitpid(pid, nullptr, WNOHANG) == 0 && std::chrono::steady_clock::now() < end) ::usleep(1000);
   }
 
   // Nothing the host started outlives the agent's normal exit: its process group, and every

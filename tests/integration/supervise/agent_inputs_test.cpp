@@ -308,4 +308,11 @@ TEST_CASE("prewarm: kill -9 of the agent while nats-server waits for its config 
   p->wait(10s);
   CHECK(wait_until([&] { return pids_with(a.state("nats.conf")).empty(); }, 10s));  // its parent-death signal
   CHECK_FALSE(nats_connect(a.local_url(), "", "", 300)->ok());
+  // The FIFO a kill -9 leaves is cleared by the next start.
+  h.server->delay(0ms);
+  const Result init = agent({"init", "-c", a.config_path()}, h.no_proxy);
+  REQUIRE_MESSAGE(init.code == 0, init.err);
+  struct stat st {};
+  REQUIRE(::lstat(a.state("nats.conf").c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));
 }
