@@ -12,6 +12,7 @@ COPY scripts/install-deps.sh scripts/
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY templates templates
+COPY third_party third_party
 COPY agent agent
 COPY tests tests
 COPY scripts/runtime-packages.sh scripts/

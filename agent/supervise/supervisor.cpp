@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 
 #include "agent/core/duration.hpp"
@@ -53,7 +52,8 @@ Millis refresh_delay(std::int64_t now, std::int64_t iat, std::int64_t exp, doubl
   const double jitter = std::clamp(jitter_draw, -1.0, 1.0) * 0.1 * life_ms;
   const double at_ms = static_cast<double>(iat) * 1000.0 + fraction * life_ms + jitter;
   const double delay = at_ms - static_cast<double>(now) * 1000.0;
-  return Millis(delay <= 0 ? 0 : static_cast<Millis::rep>(std::llround(delay)));
+  // delay + 0.5 truncated: std::llround for a positive delay, without libm (leaf-agent needs none).
+  return Millis(delay <= 0 ? 0 : static_cast<Millis::rep>(delay + 0.5));
 }
 
 Millis retry_delay(int failures) {
