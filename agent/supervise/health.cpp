@@ -173,13 +173,13 @@ Check check_leaf(const config::Config& c, LeafInfo* info) {
   return {true, "connected to " + up + (subs > 0 ? " (accepted)" : " (awaiting the hub's interest)")};
 }
 
-Check check_client(const config::Config& c) {
-  LocalClient client(c.local.listen, 1000, c.local.jwt() ? local_boundary::health_creds_path(c) : std::string());
-  return client.check();
-}
+Check check_client(const config::Config& c) { return LocalClient(c).check(); }
 
 LocalClient::LocalClient(std::string listen, int timeout_ms, std::string creds)
     : listen_(std::move(listen)), creds_(std::move(creds)), timeout_ms_(timeout_ms) {}
+
+LocalClient::LocalClient(const config::Config& c)
+    : LocalClient(c.local.listen, 1000, c.local.jwt() ? local_boundary::health_creds_path(c) : std::string()) {}
 
 LocalClient::~LocalClient() { reset(); }
 
@@ -282,14 +282,8 @@ Report check_all(const config::Config& c, bool server_running, LeafInfo* info, L
 }
 
 Report check_all(const config::Config& c, bool server_running, LeafInfo* info) {
-  Report r;
-  r.server = server_running ? Check{true, "running"} : Check{false, "nats-server is not running"};
-  if (!server_running) return r;
-  r.healthz = check_healthz(c);
-  r.leaf = check_leaf(c, info);
-  // Only bother a client connection once the cheaper checks pass.
-  r.client = (r.healthz.ok && r.leaf.ok) ? check_client(c) : Check{false, "not checked yet"};
-  return r;
+  LocalClient client(c);  // connects only if the cheaper checks pass
+  return check_all(c, server_running, info, client);
 }
 
 }  // namespace leaf::health

@@ -62,6 +62,8 @@ class LocalClient {
  public:
   // `creds`: a .creds file to authenticate with (local.auth = jwt), or "".
   explicit LocalClient(std::string listen, int timeout_ms = 1000, std::string creds = "");
+  // The agent's own client for config `c`: local.listen, with health.creds when local.auth = jwt.
+  explicit LocalClient(const config::Config& c);
   ~LocalClient();
   LocalClient(const LocalClient&) = delete;
   LocalClient& operator=(const LocalClient&) = delete;

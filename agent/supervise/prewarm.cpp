@@ -1,6 +1,7 @@
 #include "agent/supervise/prewarm.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,6 +54,11 @@ bool Server::hand_over(std::string_view config) {
 bool Server::drained() const {
   int left = 0;
   return fifo_fd_ < 0 || (::ioctl(fifo_fd_, FIONREAD, &left) == 0 && left == 0);
+}
+
+void Server::kill() {
+  ::kill(-pid_, SIGKILL);
+  ::kill(pid_, SIGKILL);
 }
 
 void Server::close_fifo() {

@@ -46,6 +46,7 @@ class Server {
   // Everything handed over has been read: closing now ends nats-server's read with EOF.
   bool drained() const;
   void close_fifo();
+  void kill();  // SIGKILL to it and its process group (it has not had a config, or could not take it)
 
  private:
   pid_t pid_ = -1;

@@ -55,8 +55,7 @@ class Runner {
 
   int run() {
     // One long-lived local client for the periodic check, used only on the worker thread.
-    local_client_ = std::make_unique<health::LocalClient>(
-        c_.local.listen, 1000, c_.local.jwt() ? local_boundary::health_creds_path(c_) : std::string());
+    local_client_ = std::make_unique<health::LocalClient>(c_);
     // As PID 1 or not: orphans of the host's processes are re-parented to us and reaped.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     loop_.on_signal([this](int sig) { feed(supervise::SignalReceived{sig}); });
@@ -173,7 +172,7 @@ class Runner {
       const config::HostPort listen = config::parse_listen(c_.local.listen, "local.listen");
       prewarm_ = prewarm::Server::start(
           {c_.agent.nats_server, "-c", locked->layout.nats_conf, "-a", listen.host, "-p", std::to_string(listen.port)},
-          process::environment(sources::secret_env_names(c_), {}), locked->layout.nats_conf);
+          nats_env(), locked->layout.nats_conf);
     }
     worker_.post([this, deadline, locked]() -> Worker::Completion {
       bootstrap::Context ctx{c_, env_};
@@ -270,11 +269,10 @@ class Runner {
       std::unique_ptr<prewarm::Server> w = std::move(prewarm_);
       if (!prewarm_exited_ && w->hand_over(prepared_->nats_conf)) return adopt_nats(std::move(w));
       // It could not take the config: it goes, and a fresh one starts the usual way.
-      if (!prewarm_exited_) ::kill(-w->pid(), SIGKILL), ::kill(w->pid(), SIGKILL);
+      if (!prewarm_exited_) w->kill();
       ::close(w->output_fd());
     }
-    const auto env = process::environment(sources::secret_env_names(c_), {});
-    const auto r = process::try_spawn({c_.agent.nats_server, "-c", prepared_->layout.nats_conf}, env,
+    const auto r = process::try_spawn({c_.agent.nats_server, "-c", prepared_->layout.nats_conf}, nats_env(),
                                       {/*capture=*/true, /*die_with_parent=*/true, /*own_process_group=*/true});
     if (r.error_errno != 0) {
       return feed(supervise::ChildExited{ChildId::nats, process::exec_failure_code(r.error_errno),
@@ -313,6 +311,9 @@ class Runner {
     }
     loop_.after(1ms, [this, polls_left] { poll_hand_over(polls_left - 1); });
   }
+
+  // nats-server's environment: ours without the secret variables a credentials source read.
+  std::vector<std::string> nats_env() const { return process::environment(sources::secret_env_names(c_), {}); }
 
   void spawn_host() {
     const config::HostPort listen = config::parse_listen(c_.local.listen, "local.listen");
@@ -490,7 +491,7 @@ class Runner {
     if (prepared_) ::unlink(prepared_->layout.ready.c_str());
     if (prewarm_) {  // never got a config: the bootstrap failed or was stopped
       if (!prewarm_exited_) {
-        ::kill(-prewarm_->pid(), SIGKILL), ::kill(prewarm_->pid(), SIGKILL);
+        prewarm_->kill();
         reap_within(prewarm_->pid(), 200ms);  // not left a zombie for a PID 1 that does not reap
       }
       struct stat st {};
