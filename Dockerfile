@@ -32,13 +32,15 @@ LABEL org.opencontainers.image.title="leaf-agent" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="docker.io/library/debian:${DEBIAN}-slim"
 # The runtime libraries are exactly those ldd found in the build stage (build/runtime-packages),
-# plus nats-server and the CA store; no docs, man pages or apt lists.
+# plus the two leaf-agent loads on first use, which ldd cannot see: libssl3 (the upstream TLS
+# probe, `init`, `dev-hub`) and libcurl4 (the `http` credentials source); plus nats-server and the
+# CA store; no docs, man pages or apt lists.
 COPY --from=build /src/build/runtime-packages /tmp/runtime-packages
 RUN printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-exclude /usr/share/info/*\npath-exclude /usr/share/locale/*\npath-exclude /usr/share/lintian/*\n' \
       >/etc/dpkg/dpkg.cfg.d/01-leaf-nodoc \
  && apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      nats-server ca-certificates $(cat /tmp/runtime-packages) \
+      nats-server ca-certificates libssl3 libcurl4 $(cat /tmp/runtime-packages) \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* /tmp/runtime-packages \
  && groupadd --system --gid 65532 leaf \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /run/leaf-agent --shell /usr/sbin/nologin leaf \
@@ -47,6 +49,7 @@ RUN printf 'path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\npath-e
 COPY --from=build /src/build/leaf-agent /usr/local/bin/leaf-agent
 # The build fails here if the runtime stage misses a library or the binaries do not run.
 RUN if ldd /usr/local/bin/leaf-agent | grep -F 'not found'; then echo "runtime stage misses the libraries above" >&2; exit 1; fi \
+ && for lib in libssl.so.3 libcurl.so.4; do ldconfig -p | grep -qF "$lib " || { echo "runtime stage misses $lib" >&2; exit 1; }; done \
  && leaf-agent --version | grep -qxF "leaf-agent ${VERSION}" \
  && nats-server --version
 USER 65532:65532

@@ -148,100 +148,113 @@ bool live_now(const config::Config& c, std::string* detail) {
 }
 }  // namespace
 
-void add_agent(CLI::App& app) {
+void add_agent(CLI::App& app, std::string_view only) {
+  const auto wanted = [only](std::string_view name) { return only.empty() || only == name; };
   // ---- run ----
-  auto run_o = std::make_shared<Common>();
-  auto host_cmd = std::make_shared<std::vector<std::string>>();
-  CLI::App* run = app.add_subcommand(
-      "run",
-      "Fetch and validate credentials, write the leaf config, start nats-server, and stay running.\n"
-      "With -- CMD ARGS..., start CMD once the leaf is ready (NATS_URL, WASMCLOUD_NATS_HOST, WASMCLOUD_NATS_PORT,\n"
-      "WASMCLOUD_JS_DOMAIN set), pass its output through, and exit with its exit code. On SIGTERM: the host stops\n"
-      "first, then nats-server.");
-  add_common(run, *run_o);
-  run->add_option("cmd", *host_cmd, "host command to start once ready (after --)");
-  run->callback([run_o, host_cmd] {
-    auto env = current_environment();
-    const config::Config c = load(*run_o, env);
-    int code;
-    try {
-      code = runner::run(c, env, *host_cmd);
-    } catch (...) {
+  if (wanted("run")) {
+    auto run_o = std::make_shared<Common>();
+    auto host_cmd = std::make_shared<std::vector<std::string>>();
+    CLI::App* run = app.add_subcommand(
+        "run",
+        "Fetch and validate credentials, write the leaf config, start nats-server, and stay running.\n"
+        "With -- CMD ARGS..., start CMD once the leaf is ready (NATS_URL, WASMCLOUD_NATS_HOST, WASMCLOUD_NATS_PORT,\n"
+        "WASMCLOUD_JS_DOMAIN set), pass its output through, and exit with its exit code. On SIGTERM: the host stops\n"
+        "first, then nats-server.");
+    add_common(run, *run_o);
+    run->add_option("cmd", *host_cmd, "host command to start once ready (after --)");
+    run->callback([run_o, host_cmd] {
+      auto env = current_environment();
+      const config::Config c = load(*run_o, env);
+      int code;
+      try {
+        code = runner::run(c, env, *host_cmd);
+      } catch (...) {
+        wipe_secret_env(c, env);
+        throw;
+      }
       wipe_secret_env(c, env);
-      throw;
-    }
-    wipe_secret_env(c, env);
-    set_exit_code(code);
-  });
+      set_exit_code(code);
+    });
+  }
 
   // ---- init ----
-  auto init_o = std::make_shared<Common>();
-  CLI::App* init = app.add_subcommand(
-      "init", "Fetch and validate credentials, write nats.conf and upstream.creds to state_dir, then exit 0\n"
-              "(an init container beside the official nats image).");
-  add_common(init, *init_o);
-  init->callback([init_o] {
-    auto env = current_environment();
-    const config::Config c = load(*init_o, env);
-    const int code = runner::init(c, env);
-    wipe_secret_env(c, env);
-    set_exit_code(code);
-  });
+  if (wanted("init")) {
+    auto init_o = std::make_shared<Common>();
+    CLI::App* init = app.add_subcommand(
+        "init", "Fetch and validate credentials, write nats.conf and upstream.creds to state_dir, then exit 0\n"
+                "(an init container beside the official nats image).");
+    add_common(init, *init_o);
+    init->callback([init_o] {
+      auto env = current_environment();
+      const config::Config c = load(*init_o, env);
+      const int code = runner::init(c, env);
+      wipe_secret_env(c, env);
+      set_exit_code(code);
+    });
+  }
 
   // ---- render ----
-  auto render_o = std::make_shared<Common>();
-  CLI::App* render_cmd = app.add_subcommand("render", "Print the nats-server config that would be written (no secrets in it).");
-  add_common(render_cmd, *render_o);
-  render_cmd->callback([render_o] {
-    const config::Config c = load(*render_o, current_environment());
-    std::cout << bootstrap::rendered_config(c);
-  });
+  if (wanted("render")) {
+    auto render_o = std::make_shared<Common>();
+    CLI::App* render_cmd = app.add_subcommand("render", "Print the nats-server config that would be written (no secrets in it).");
+    add_common(render_cmd, *render_o);
+    render_cmd->callback([render_o] {
+      const config::Config c = load(*render_o, current_environment());
+      std::cout << bootstrap::rendered_config(c);
+    });
+  }
 
   // ---- config ----
-  auto config_o = std::make_shared<Common>();
-  CLI::App* config_cmd = app.add_subcommand("config", "Print the effective configuration as JSON (secrets elided).");
-  add_common(config_cmd, *config_o);
-  config_cmd->callback([config_o] {
-    const config::Config c = load(*config_o, current_environment());
-    std::cout << config::to_json(c).dump(2) << "\n";
-  });
+  if (wanted("config")) {
+    auto config_o = std::make_shared<Common>();
+    CLI::App* config_cmd = app.add_subcommand("config", "Print the effective configuration as JSON (secrets elided).");
+    add_common(config_cmd, *config_o);
+    config_cmd->callback([config_o] {
+      const config::Config c = load(*config_o, current_environment());
+      std::cout << config::to_json(c).dump(2) << "\n";
+    });
+  }
 
   // ---- health ----
-  auto health_o = std::make_shared<Common>();
-  auto live = std::make_shared<bool>(false);
-  CLI::App* health_cmd = app.add_subcommand(
-      "health", "Exit 0 if the agent reports ready, 1 if not (exec probes, docker HEALTHCHECK). Asks /readyz\n"
-                "on agent.health_listen, or checks the ready file when that is disabled.");
-  add_common(health_cmd, *health_o);
-  health_cmd->add_flag("--live", *live,
-                       "ask /livez instead (liveness probe: the agent runs and answers, ready or not)");
-  health_cmd->callback([health_o, live] {
-    const config::Config c = load(*health_o, current_environment(), true);
-    std::string detail;
-    const bool ok = *live ? live_now(c, &detail) : ready_now(c, &detail);
-    std::cout << detail << "\n";
-    if (!ok) set_exit_code(static_cast<int>(Exit::failure));
-  });
+  if (wanted("health")) {
+    auto health_o = std::make_shared<Common>();
+    auto live = std::make_shared<bool>(false);
+    CLI::App* health_cmd = app.add_subcommand(
+        "health", "Exit 0 if the agent reports ready, 1 if not (exec probes, docker HEALTHCHECK). Asks /readyz\n"
+                  "on agent.health_listen, or checks the ready file when that is disabled.");
+    add_common(health_cmd, *health_o);
+    health_cmd->add_flag("--live", *live,
+                         "ask /livez instead (liveness probe: the agent runs and answers, ready or not)");
+    health_cmd->callback([health_o, live] {
+      const config::Config c = load(*health_o, current_environment(), true);
+      std::string detail;
+      const bool ok = *live ? live_now(c, &detail) : ready_now(c, &detail);
+      std::cout << detail << "\n";
+      if (!ok) set_exit_code(static_cast<int>(Exit::failure));
+    });
+  }
 
   // ---- wait ----
-  auto wait_o = std::make_shared<Common>();
-  auto timeout = std::make_shared<std::string>("60s");
-  CLI::App* wait_cmd = app.add_subcommand(
-      "wait", "Block until the agent reports ready (for a host container: leaf-agent wait && exec wasmcloud).\n"
-              "Exit 0 when ready, 7 on timeout.");
-  add_common(wait_cmd, *wait_o);
-  wait_cmd->add_option("--timeout", *timeout, "give up after this long")->capture_default_str();
-  wait_cmd->callback([wait_o, timeout] {
-    const config::Config c = load(*wait_o, current_environment(), true);
-    const auto limit = parse_duration(*timeout);
-    if (!limit) throw usage_error("--timeout: want a duration like 30s, 2m");
-    const auto deadline = std::chrono::steady_clock::now() + *limit;
-    std::string detail;
-    while (!ready_now(c, &detail)) {
-      if (std::chrono::steady_clock::now() >= deadline) throw Error(Exit::timeout, "not ready after " + *timeout + ": " + detail);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  });
+  if (wanted("wait")) {
+    auto wait_o = std::make_shared<Common>();
+    auto timeout = std::make_shared<std::string>("60s");
+    CLI::App* wait_cmd = app.add_subcommand(
+        "wait", "Block until the agent reports ready (for a host container: leaf-agent wait && exec wasmcloud).\n"
+                "Exit 0 when ready, 7 on timeout.");
+    add_common(wait_cmd, *wait_o);
+    wait_cmd->add_option("--timeout", *timeout, "give up after this long")->capture_default_str();
+    wait_cmd->callback([wait_o, timeout] {
+      const config::Config c = load(*wait_o, current_environment(), true);
+      const auto limit = parse_duration(*timeout);
+      if (!limit) throw usage_error("--timeout: want a duration like 30s, 2m");
+      const auto deadline = std::chrono::steady_clock::now() + *limit;
+      std::string detail;
+      while (!ready_now(c, &detail)) {
+        if (std::chrono::steady_clock::now() >= deadline) throw Error(Exit::timeout, "not ready after " + *timeout + ": " + detail);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
 }
 
 }  // namespace leaf::cmd

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "agent/cli/commands.hpp"
 #include "agent/core/error.hpp"
@@ -34,9 +35,19 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("leaf-agent ") + LEAF_AGENT_VERSION);
   app.footer(exit_codes_footer());
   app.require_subcommand(1);
-  leaf::cmd::add_creds(app);
-  leaf::cmd::add_dev_hub(app);
-  leaf::cmd::add_agent(app);
+  // When argv[1] is one of the agent's commands, only it is built: `health` runs as an exec probe
+  // every few seconds, and building all the commands' options was a tenth of its time (issue #10).
+  // Anything else (--help, creds, a typo) gets every command, for full help and suggestions.
+  const std::string_view first = argc > 1 ? argv[1] : "";
+  const bool agent_command = first == "run" || first == "init" || first == "render" || first == "config" ||
+                             first == "health" || first == "wait";
+  if (agent_command) {
+    leaf::cmd::add_agent(app, first);
+  } else {
+    leaf::cmd::add_creds(app);
+    leaf::cmd::add_dev_hub(app);
+    leaf::cmd::add_agent(app);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -76,6 +76,21 @@ std::optional<Bytes> base64url_decode(std::string_view text) {
   return out;
 }
 
+std::array<std::uint8_t, 32> sha512_256(ByteView data) {
+  static constexpr std::uint64_t kInitial[8] = {0x22312194FC2BF72C, 0x9F555FA3C84C64C2, 0x2393B86B6F53B151,
+                                                0x963877195940EABD, 0x96283EE2A88EFFE3, 0xBE5E1E2553863992,
+                                                0x2B0199FC2C85B8AA, 0x0EB72DDC81C52CA2};
+  crypto_hash_sha512_state st;
+  crypto_hash_sha512_init(&st);
+  std::copy(std::begin(kInitial), std::end(kInitial), std::begin(st.state));
+  crypto_hash_sha512_update(&st, data.data(), data.size());
+  unsigned char full[crypto_hash_sha512_BYTES];
+  crypto_hash_sha512_final(&st, full);
+  std::array<std::uint8_t, 32> out{};
+  std::copy(full, full + out.size(), out.begin());
+  return out;
+}
+
 std::uint16_t crc16_xmodem(ByteView data) {
   std::uint16_t crc = 0;
   for (std::uint8_t byte : data) {

@@ -1,6 +1,7 @@
 // Encodings used by nkeys and NATS JWTs. Pure functions, no I/O.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -34,6 +35,11 @@ bool base32_decode_into(std::string_view text, Vec& out) {
 // alphabet's absence of it, as nats-io readers do.
 std::string base64url_encode(ByteView data);
 std::optional<Bytes> base64url_decode(std::string_view text);
+
+// SHA-512/256 (FIPS 180-4 5.3.6.2; NATS JWT `jti`): libsodium's SHA-512 started from the
+// SHA-512/256 initial values, truncated to 32 bytes. libsodium has no SHA-512/256 of its own, and
+// taking it from OpenSSL would load OpenSSL at every mint (issue #10).
+std::array<std::uint8_t, 32> sha512_256(ByteView data);
 
 // CRC-16/XMODEM: polynomial 0x1021, initial 0, not reflected.
 std::uint16_t crc16_xmodem(ByteView data);

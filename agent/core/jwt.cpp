@@ -1,7 +1,5 @@
 #include "agent/core/jwt.hpp"
 
-#include <openssl/evp.h>
-
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
 
@@ -227,13 +225,8 @@ std::string compute_jti(const Json& claims) {
     base[key] = *it;
   }
   const std::string text = base.dump();
-  // SHA-512/256 has its own initial values (not a truncated SHA-512): libsodium lacks it.
-  unsigned char digest[32];
-  unsigned int len = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha512_256(), nullptr) != 1 || len != 32) {
-    throw internal_error("SHA-512/256 digest failed");
-  }
-  return base32_encode(ByteView(digest, len));
+  const auto digest = sha512_256(as_bytes(text));
+  return base32_encode(ByteView(digest.data(), digest.size()));
 }
 
 std::string sign(const OrderedJson& claims, const nkeys::KeyPair& issuer, std::int64_t now) {

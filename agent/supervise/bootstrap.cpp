@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
+#include "agent/core/pem.hpp"
+#include "agent/core/secret.hpp"
 #include "agent/core/text.hpp"
 #include "agent/io/fs.hpp"
 #include "agent/io/logging.hpp"
@@ -45,10 +48,43 @@ std::chrono::milliseconds remaining(const Context& ctx) {
   return std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - SteadyClock::now()));
 }
 
-void check_files(const config::Config& c) {
+// `run`'s check of an upstream TLS file: readable, bounded, and PEM of the right kind
+// (core/pem.hpp), without loading OpenSSL; nats-server judges the rest when it reads the file.
+template <typename Text>
+void check_pem_file(const std::string& path, const std::string& what, std::string (*problem_of)(std::string_view)) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw config_error(what + ": cannot open: " + std::strerror(errno));
+  Text text;
+  try {
+    if constexpr (std::is_same_v<Text, SecretString>) {
+      text = fs::read_secret_file(path, Exit::config);
+    } else {
+      text = fs::read_file(path, Exit::config);
+    }
+  } catch (const Error& e) {
+    throw config_error(what + ": " + e.what());
+  }
+  if (const std::string problem = problem_of(std::string_view(text.data(), text.size())); !problem.empty()) {
+    throw config_error(what + ": " + problem);
+  }
+}
+
+void check_files(const Context& ctx) {
+  const auto& c = ctx.config;
   if (c.dev()) return;
-  if (!c.upstream.ca_file.empty()) pki::check_ca_file(c.upstream.ca_file);
-  if (!c.upstream.cert_file.empty()) pki::check_cert_key_pair(c.upstream.cert_file, c.upstream.key_file);
+  if (ctx.thorough) {  // `init`: OpenSSL parses them, and matches the key to the certificate
+    if (!c.upstream.ca_file.empty()) pki::check_ca_file(c.upstream.ca_file);
+    if (!c.upstream.cert_file.empty()) pki::check_cert_key_pair(c.upstream.cert_file, c.upstream.key_file);
+  } else {
+    if (!c.upstream.ca_file.empty()) {
+      check_pem_file<std::string>(c.upstream.ca_file, "CA file " + c.upstream.ca_file, pem::certificates_problem);
+    }
+    if (!c.upstream.cert_file.empty()) {
+      check_pem_file<std::string>(c.upstream.cert_file, "certificate file " + c.upstream.cert_file,
+                                  pem::certificates_problem);
+      check_pem_file<SecretString>(c.upstream.key_file, "key file " + c.upstream.key_file, pem::private_key_problem);
+    }
+  }
   if (!c.agent.template_path.empty() && !fs::exists(c.agent.template_path)) {
     throw config_error("agent.template: " + c.agent.template_path + " does not exist");
   }
@@ -271,7 +307,7 @@ Prepared run(Context& ctx, Prepared locked) {
   Prepared p = std::move(locked);
 
   // 2. What the config names, and the config nats-server will get.
-  check_files(c);
+  check_files(ctx);
   if (c.upstream.handshake_first) {
     const auto v = server_version(ctx);
     if (v && ((*v)[0] < 2 || ((*v)[0] == 2 && (*v)[1] < 10))) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # check_agent_deps.sh BINARY static|nats: the shared libraries a LEAF_STATIC_DEPS leaf-agent loads
-# (ldd) are glibc's only; with "nats" (leaf-agent still links nats.c) also libnats and the shared
-# OpenSSL it needs. Either way the binary exports no OpenSSL symbol, so a libcurl loaded later
-# (dlopen, RTLD_LOCAL) keeps its own libssl.so.3 to itself.
+# at exec (ldd) are glibc's only; with "nats" (leaf-agent still links nats.c) also libnats and the
+# shared OpenSSL it needs. Either way the binary exports no OpenSSL symbol: its lazy stubs
+# (agent/preflight/openssl_lazy.cpp) must not stand in for libssl's own in a libcurl loaded later.
 set -euo pipefail
 bin=$1 mode=$2
 allowed='^(linux-vdso\.so\.[0-9]+|libc\.so\.6|ld-linux[-a-z0-9_]*\.so\.[0-9]+)$'

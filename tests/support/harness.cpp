@@ -1,6 +1,7 @@
 #include "support/harness.hpp"
 
 #include "agent/preflight/pki.hpp"
+#include "support/nats_creds.hpp"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <random>
 #include <filesystem>
 #include <fstream>
@@ -287,25 +290,35 @@ NatsConn::~NatsConn() {
 
 std::unique_ptr<NatsConn> nats_connect(const std::string& url, const std::string& creds_file,
                                        const std::string& ca_file, int timeout_ms) {
-  auto c = std::make_unique<NatsConn>();
-  natsOptions* opts = nullptr;
-  natsOptions_Create(&opts);
-  natsOptions_SetURL(opts, url.c_str());
-  natsOptions_SetTimeout(opts, timeout_ms);
-  natsOptions_SetMaxReconnect(opts, 0);
-  natsOptions_SetAllowReconnect(opts, false);
-  if (!creds_file.empty()) natsOptions_SetUserCredentialsFromFiles(opts, creds_file.c_str(), nullptr);
-  if (!ca_file.empty()) {
-    natsOptions_SetSecure(opts, true);
-    natsOptions_LoadCATrustedCertificates(opts, ca_file.c_str());
+  // The nonce is signed by nats_creds (nats.c 3.4.1's zero-byte bug, see nats_creds.hpp).
+  std::optional<nats_creds::Callbacks> cb;
+  if (!creds_file.empty()) cb = nats_creds::from_text(read_file(creds_file));
+  for (int attempt = 0;; ++attempt) {
+    auto c = std::make_unique<NatsConn>();
+    natsOptions* opts = nullptr;
+    natsOptions_Create(&opts);
+    natsOptions_SetURL(opts, url.c_str());
+    natsOptions_SetTimeout(opts, timeout_ms);
+    natsOptions_SetMaxReconnect(opts, 0);
+    natsOptions_SetAllowReconnect(opts, false);
+    if (cb) {
+      nats_creds::use(opts, *cb);
+    } else if (!creds_file.empty()) {
+      natsOptions_SetUserCredentialsFromFiles(opts, creds_file.c_str(), nullptr);
+    }
+    if (!ca_file.empty()) {
+      natsOptions_SetSecure(opts, true);
+      natsOptions_LoadCATrustedCertificates(opts, ca_file.c_str());
+    }
+    c->status = natsConnection_Connect(&c->conn, opts);
+    if (c->status != NATS_OK) {
+      c->error = nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : natsStatus_GetText(c->status);
+      c->conn = nullptr;
+    }
+    natsOptions_Destroy(opts);
+    // 20 zero-leading signatures in a row: 1 in 256^20.
+    if (c->ok() || !nats_creds::zero_signature(c->error.c_str()) || attempt == 20) return c;
   }
-  c->status = natsConnection_Connect(&c->conn, opts);
-  if (c->status != NATS_OK) {
-    c->error = nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : natsStatus_GetText(c->status);
-    c->conn = nullptr;
-  }
-  natsOptions_Destroy(opts);
-  return c;
 }
 
 }  // namespace harness

@@ -141,7 +141,7 @@ TEST_CASE("local.auth = jwt: the host's local permissions are enforced by the le
   auto agent = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), agent->err());
   auto host = nats_connect(a.local_url(), a.state("local.creds"));
-  REQUIRE(host->ok());
+  REQUIRE_MESSAGE(host->ok(), (host->error + "\n" + agent->err()));
   auto hub_client = nats_connect(hub.client_url(), hub.file("hub/client.creds"), hub.file("hub/ca.pem"));
   REQUIRE(hub_client->ok());
   natsSubscription* sub = nullptr;
