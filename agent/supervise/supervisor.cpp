@@ -248,9 +248,13 @@ void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
   if (!ever_ready_) {
     if (!config_error_.empty()) {
       // What `nats-server -t` would have said: the built-in templates are not -t'ed at each start.
-      const std::string hint = config_error_.find("unknown field") != std::string::npos
-                                   ? "; the installed nats-server is too old for an option in this config"
-                                   : "; check agent.template and the values it uses (leaf-agent render shows the config)";
+      // `run` checks the TLS files' PEM shape only (core/pem.hpp): their contents are judged here.
+      const auto says = [this](const char* words) { return config_error_.find(words) != std::string::npos; };
+      const std::string hint =
+          says("unknown field")          ? "; the installed nats-server is too old for an option in this config"
+          : says("root ca certificate")  ? "; upstream.ca_file holds no certificate nats-server can use"
+          : says("certificate/key pair") ? "; check upstream.cert_file and upstream.key_file (a matching, unencrypted pair)"
+                                         : "; check agent.template and the values it uses (leaf-agent render shows the config)";
       return fail(3, "nats-server rejected the rendered config: " + config_error_.substr(13) + hint, out);
     }
     return fail(6, "nats-server exited with code " + std::to_string(c.code) + " before ready" +

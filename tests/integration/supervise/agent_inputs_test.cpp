@@ -192,6 +192,30 @@ TEST_CASE("bad configuration: one-line errors, exit 3, nothing started") {
     a.toml["upstream"]["ca_file"] = AgentSetup::quote(a.dir / "missing-ca.pem");
     expect_refused(a, 3, "missing-ca.pem");
   }
+  // `run` checks its TLS files' shape only (core/pem.hpp, no OpenSSL); nats-server, reading the
+  // same files, refuses what passes the shape but is not what it claims, and that refusal is
+  // still exit 3 with nothing left behind.
+  SUBCASE("a CA file holding a key, not a certificate") {
+    write_file(a.dir / "key-as-ca.pem", read_file(hub.file("hub/ca-key.pem")));
+    a.toml["upstream"]["ca_file"] = AgentSetup::quote(a.dir / "key-as-ca.pem");
+    expect_refused(a, 3, "key-as-ca.pem: no PEM certificate found", {}, "PRIVATE KEY");
+  }
+  SUBCASE("a CA file whose certificate is well-formed PEM but no certificate") {
+    write_file(a.dir / "empty-seq.pem", "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n");
+    a.toml["upstream"]["ca_file"] = AgentSetup::quote(a.dir / "empty-seq.pem");
+    expect_refused(a, 3, "failed to parse root ca certificate; upstream.ca_file holds no certificate nats-server can use");
+  }
+  SUBCASE("a client certificate and a key that do not match") {
+    const auto ca = leaf::pki::make_ca("client CA", 7);
+    const auto one = leaf::pki::make_cert(ca, "one", {"leaf"}, false, true, 7);
+    const auto two = leaf::pki::make_cert(ca, "two", {"leaf"}, false, true, 7);
+    write_file(a.dir / "client.pem", one.cert_pem);
+    write_file(a.dir / "client.key", two.key_pem, 0600);
+    a.toml["upstream"]["cert_file"] = AgentSetup::quote(a.dir / "client.pem");
+    a.toml["upstream"]["key_file"] = AgentSetup::quote(a.dir / "client.key");
+    expect_refused(a, 3, "private key does not match public key; check upstream.cert_file and upstream.key_file", {},
+                   two.key_pem.substr(40, 20));
+  }
   SUBCASE("malformed TOML") {
     a.toml["upstream"]["urls"] = "[\"tls://x:7422\"";  // unterminated array
     expect_refused(a, 3, "malformed TOML");

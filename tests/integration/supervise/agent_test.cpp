@@ -111,6 +111,13 @@ TEST_CASE("agent run: leaf ready, round trip through the hub, loopback only, cle
   const auto metrics = http_get(a.health_url("/metrics")).body;
   CHECK(metrics.find("leaf_agent_ready 1") != std::string::npos);
   CHECK(http_get(a.health_url("/livez")).status == 200);
+#if LEAF_AGENT_LAZY_OPENSSL
+  // Reaching ready (file credentials, a CA file, the built-in template) never needed OpenSSL, so
+  // it was never loaded (agent/preflight/openssl_lazy.cpp): no OpenSSL relocation or memory.
+  const std::string maps = read_file("/proc/" + std::to_string(agent->pid()) + "/maps");
+  CHECK(maps.find("libssl") == std::string::npos);
+  CHECK(maps.find("libcrypto") == std::string::npos);
+#endif
 
   // The seed never reaches the logs.
   const std::string seed = seed_of_file(hub.file("hub/leaf.creds"));
