@@ -144,7 +144,7 @@ void preflight_upstream(Context& ctx, Prepared& p) {
   for (int round = 0;; ++round) {
     // Ends a little before the deadline, so that the round's failure is what a timeout reports.
     const auto timeout = std::clamp(remaining(ctx) - 250ms, 100ms, 5000ms);
-    const auto failure = probe_upstream(c, timeout, ctx.cancelled, &p.fastest_probe);
+    const auto failure = probe_upstream(c, timeout, ctx.cancelled);
     check_cancelled(ctx);
     if (!failure) return;
     ctx.progress(static_cast<int>(Exit::upstream), *failure);
@@ -203,26 +203,23 @@ void write_files(const Context& ctx, Prepared& p, const SecretString& creds_text
 }  // namespace
 
 std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::milliseconds timeout,
-                                          const std::function<bool()>& cancelled, std::chrono::milliseconds* fastest) {
+                                          const std::function<bool()>& cancelled) {
   const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, "", c.upstream.handshake_first};
   struct Shared {
     std::mutex mu;
     std::condition_variable cv;
     size_t done = 0, ok = 0;
     std::vector<std::string> failures;
-    std::chrono::milliseconds fastest{0};
   };
   auto shared = std::make_shared<Shared>();
   for (const auto& url : c.upstream.urls) {
     // Detached: a probe ends by its own timeout; nobody waits for a slow one.
     std::thread([shared, url, tls, timeout] {
-      const auto t0 = SteadyClock::now();
       const preflight::Probe r = preflight::probe(url, tls, timeout);
-      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0);
       std::lock_guard<std::mutex> g(shared->mu);
       ++shared->done;
       if (r.ok) {
-        if (shared->ok++ == 0) shared->fastest = took;
+        ++shared->ok;
       } else {
         shared->failures.push_back(r.error);
       }
@@ -237,7 +234,6 @@ std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::
   }
   auto log = logging::agent();
   if (shared->ok > 0) {
-    if (fastest) *fastest = shared->fastest;
     for (const auto& f : shared->failures) log->warn("preflight: {} (another upstream URL works)", f);
     log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured)", n);
     return std::nullopt;

@@ -41,7 +41,6 @@ struct Prepared {
   std::optional<creds::Checked> creds;   // none in dev mode
   std::string creds_origin;
   std::string nats_conf;                  // the text nats-server -t accepted (rewritten before restarts)
-  std::chrono::milliseconds fastest_probe{0};
   std::string creds_sha256;               // of upstream.creds as written (hex); empty in dev mode
   local_boundary::Chain local;            // local.auth = jwt: the chain minted at this start
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
@@ -61,11 +60,10 @@ std::string rendered_config(const config::Config& c, const local_boundary::Chain
 
 // One round of preflight: every upstream URL probed at once (DNS, TCP, TLS verified against the
 // CA and name, the server's INFO); returns at the first success without waiting for the others
-// (a hub that accepts TCP and never speaks holds only its own probe). nullopt when one URL works
-// (its round trip in `fastest`), else "upstream unreachable: <the first failure>".
+// (a hub that accepts TCP and never speaks holds only its own probe). nullopt when one URL works,
+// else "upstream unreachable: <the first failure>".
 std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::milliseconds timeout,
-                                          const std::function<bool()>& cancelled = {},
-                                          std::chrono::milliseconds* fastest = nullptr);
+                                          const std::function<bool()>& cancelled = {});
 
 // A credential refresh (on the Worker thread): fetch from the configured source, the same checks
 // as at start (sources::check_for_leaf) plus "the same account as the credentials in use", then

@@ -162,7 +162,7 @@ class Runner {
     } catch (const Error& e) {
       // Answered like any bootstrap result: from the loop, once it runs.
       return worker_.post([code = static_cast<int>(e.code()), msg = std::string(e.what()), this]() -> Worker::Completion {
-        return [this, code, msg] { feed(supervise::BootstrapDone{false, code, msg, {}, {}, {}, 0}); };
+        return [this, code, msg] { feed(supervise::BootstrapDone{false, code, msg, {}, {}, 0}); };
       });
     }
     if (!init_only_ && c_.agent.template_path.empty()) {
@@ -188,7 +188,7 @@ class Runner {
         const std::int64_t checked_at = unix_now();
         return [this, p, checked_at] {
           prepared_ = std::move(*p);
-          supervise::BootstrapDone done{true, 0, "", prepared_->fastest_probe, "", {}, 0};
+          supervise::BootstrapDone done{true, 0, "", "", {}, 0};
           if (prepared_->creds) {
             done.identity = "user " + prepared_->creds->subject + " of account " + prepared_->creds->account;
             done.creds = life_of(*prepared_->creds, checked_at, prepared_->creds_origin);
@@ -198,10 +198,10 @@ class Runner {
         };
       } catch (const Error& e) {
         return [this, code = static_cast<int>(e.code()), msg = std::string(e.what())] {
-          feed(supervise::BootstrapDone{false, code, msg, {}, {}, {}, 0});
+          feed(supervise::BootstrapDone{false, code, msg, {}, {}, 0});
         };
       } catch (const std::exception& e) {
-        return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}, {}, 0}); };
+        return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}, 0}); };
       }
     });
   }

@@ -103,7 +103,6 @@ void Supervisor::on_bootstrap(const BootstrapDone& b, Actions& out) {
     out.push_back(Exit{0, ""});
     return;
   }
-  settle_ = std::max(p_.settle_min, b.fastest_probe);
   phase_ = Phase::starting;
   out.push_back(Spawn{ChildId::nats});
   if (b.creds) {
@@ -381,9 +380,9 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
       // Listed before the hub has judged the credentials: it counts once the hub has shown
       // acceptance, or once it has stayed up with no refusal for longer than the hub's verdict
       // takes (about one preflight round trip).
-      leaf_ok = r.leaf_accepted || accepted_line_ || age >= settle_;
+      leaf_ok = r.leaf_accepted || accepted_line_ || age >= p_.settle;
       if (!leaf_ok) {
-        settle_left = settle_ - age;
+        settle_left = p_.settle - age;
         last_check_.failure = "leaf connection to " + r.upstream + " settling";
       }
       if (r.leaf_accepted || accepted_line_) auth_error_.clear();

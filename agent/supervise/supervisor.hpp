@@ -48,7 +48,7 @@ struct Policy {
   Millis fast_check{5};                  // right after a log line says the leaf connection changed
   int fast_checks = 40;                  // ...for about 200 ms
   Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
-  Millis settle_min{50};                 // a listed leaf without an acceptance signal counts after this
+  Millis settle{50};                     // a listed leaf without an acceptance signal counts after this
   Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
   bool dev = false;                      // no upstream: the leaf check is always ok
   bool has_host = false;                 // run -- CMD
@@ -73,7 +73,6 @@ struct BootstrapDone {
   bool ok = true;
   int code = 0;             // the Exit code when !ok
   std::string error;        // one line when !ok
-  Millis fastest_probe{0};  // the fastest preflight round trip: a hub's verdict takes about one
   std::string identity;     // "user U... of account A...", for refusal messages
   std::optional<CredsLife> creds;  // none in dev mode
   double jitter_draw = 0;   // uniform in [-1, 1]: spreads the first refresh of many agents
@@ -247,7 +246,6 @@ class Supervisor {
   std::string exit_error_;
   std::optional<TimePoint> leaf_seen_;  // when the current listed leaf connection was first seen
   std::optional<TimePoint> leaf_down_since_;
-  Millis settle_{50};
   std::optional<Millis> ready_after_;
   std::string upstream_, auth_error_, last_nats_line_, config_error_;
   BootstrapProgress progress_;   // the bootstrap's latest failure (fed by the runner)

@@ -75,7 +75,7 @@ struct World {
   // Started -> bootstrap ok -> nats-server up -> a passing check.
   void to_ready() {
     feed(Started{});
-    feed(BootstrapDone{true, 0, "", 5ms, "user U of account A", {}, 0});
+    feed(BootstrapDone{true, 0, "", "user U of account A", {}, 0});
     feed(ChildStarted{ChildId::nats});
     feed(good());
   }
@@ -106,7 +106,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
   CHECK(w.bootstraps == 1);
   CHECK(w.pending(TimerKind::ready_deadline));
   CHECK(w.spawned.empty());
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   REQUIRE(w.spawned == std::vector<ChildId>{ChildId::nats});
   w.feed(ChildStarted{ChildId::nats});
   CHECK(w.sup.phase() == Phase::starting);
@@ -123,25 +123,28 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
 TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only after the settle time") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 120ms, "", {}, 0});  // the hub answered preflight in 120 ms
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
   listed.leaf_accepted = false;
   w.feed(listed);
   CHECK_FALSE(w.sup.ready());
-  CHECK(w.due_in(TimerKind::check) == 120ms);  // look again when it has settled
-  w.advance(60ms);
+  CHECK(w.due_in(TimerKind::check) == Policy{}.settle);  // look again when it has settled
+  w.advance(30ms);
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
-  w.advance(60ms);
-  w.feed(listed);  // the refusal started the settle time over
+  w.advance(30ms);
+  w.feed(listed);  // 60 ms since the first listing, but the refusal started the settle time over
   CHECK_FALSE(w.sup.ready());
-  w.advance(130ms);
-  w.feed(listed);
+  w.advance(40ms);
+  w.feed(listed);  // listed again for 40 ms: not yet
+  CHECK_FALSE(w.sup.ready());
+  w.advance(20ms);
+  w.feed(listed);  // for 60 ms
   CHECK(w.sup.ready());
 
   World fast;
   fast.feed(Started{});
-  fast.feed(BootstrapDone{true, 0, "", 120ms, "", {}, 0});
+  fast.feed(BootstrapDone{true, 0, "", "", {}, 0});
   fast.feed(ChildStarted{ChildId::nats});
   fast.feed(fast.good());  // accepted: no settle wait
   CHECK(fast.sup.ready());
@@ -166,7 +169,7 @@ TEST_CASE("supervisor: the host starts once, when first ready, readiness drops a
 TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then fast ones") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(w.checks == 1);
@@ -185,7 +188,7 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
   REQUIRE(accepted.kind == NatsLineKind::leaf_accepted);
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
   listed.leaf_accepted = false;  // no hub interest seen on /leafz yet
@@ -219,7 +222,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
       "[1] 2026/01/01 00:00:00.000000 [ERR] Error trying to connect as leafnode to remote server 127.0.0.1:7422 (attempt 1): dial tcp 127.0.0.1:7422: connect: connection refused");
   World healthy(p);  // a start that goes well probes nothing
   healthy.feed(Started{});
-  healthy.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  healthy.feed(BootstrapDone{true, 0, "", "", {}, 0});
   healthy.feed(ChildStarted{ChildId::nats});
   healthy.feed(healthy.good());
   CHECK(healthy.sup.ready());
@@ -229,7 +232,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
 
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   CHECK(w.due_in(TimerKind::diagnose) == 10s);  // the fallback: half of ready_timeout
   w.feed(LogLine{leaf_error});
@@ -253,7 +256,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
 
   World fine(p);  // reachable, just not accepted in time: the plain timeout
   fine.feed(Started{});
-  fine.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  fine.feed(BootstrapDone{true, 0, "", "", {}, 0});
   fine.feed(ChildStarted{ChildId::nats});
   fine.feed(fine.leaf_down());
   fine.advance(10s);
@@ -267,7 +270,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
 
   World dev([] { Policy d; d.dev = true; return d; }());  // no upstream, nothing to diagnose
   dev.feed(Started{});
-  dev.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  dev.feed(BootstrapDone{true, 0, "", "", {}, 0});
   dev.feed(ChildStarted{ChildId::nats});
   CHECK_FALSE(dev.pending(TimerKind::diagnose));
 }
@@ -362,7 +365,7 @@ TEST_CASE("supervisor: the host exiting on its own ends the agent with its code,
 TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last words") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [FTL] Error listening on port: 127.0.0.1:4222, \"address already in use\"")});
   w.feed(ChildExited{ChildId::nats, 1, ""});
@@ -372,7 +375,7 @@ TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last 
 
   World cannot;
   cannot.feed(Started{});
-  cannot.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  cannot.feed(BootstrapDone{true, 0, "", "", {}, 0});
   cannot.feed(ChildExited{ChildId::nats, 127, "cannot start nats-server nope: No such file or directory"});
   REQUIRE(cannot.exit);
   CHECK(cannot.exit->code == 6);
@@ -384,7 +387,7 @@ TEST_CASE("supervisor: nats-server refusing its config before ready is exit 3 wi
   CHECK(classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] nats-server: not a config error").kind == NatsLineKind::other);
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{line});
   w.feed(ChildExited{ChildId::nats, 1, ""});
@@ -395,7 +398,7 @@ TEST_CASE("supervisor: nats-server refusing its config before ready is exit 3 wi
 
   World silent;  // not a nats-server at all
   silent.feed(Started{});
-  silent.feed(BootstrapDone{true, 0, "", 0ms, "", {}, 0});
+  silent.feed(BootstrapDone{true, 0, "", "", {}, 0});
   silent.feed(ChildStarted{ChildId::nats});
   silent.feed(ChildExited{ChildId::nats, 1, ""});
   REQUIRE(silent.exit);
@@ -408,7 +411,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
   p.ready_timeout = 20s;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(w.leaf_down());
   w.advance(20s);
@@ -421,7 +424,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
 
   World refused(p);
   refused.feed(Started{});
-  refused.feed(BootstrapDone{true, 0, "", 5ms, "user UX of account AX", {}, 0});
+  refused.feed(BootstrapDone{true, 0, "", "user UX of account AX", {}, 0});
   refused.feed(ChildStarted{ChildId::nats});
   refused.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
   refused.advance(20s);
@@ -448,14 +451,14 @@ TEST_CASE("supervisor: SIGTERM during the bootstrap cancels it and exits at once
   CHECK(w.cancels == 1);
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});  // finishing late changes nothing
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});  // finishing late changes nothing
   CHECK(w.spawned.empty());
 }
 
 TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothing") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{false, 4, "credentials expired", {}, "", {}, 0});
+  w.feed(BootstrapDone{false, 4, "credentials expired", "", {}, 0});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 4);
   CHECK(w.spawned.empty());
@@ -464,7 +467,7 @@ TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothin
 TEST_CASE("supervisor: credentials nats-server cannot read are a credentials error (exit 4)") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Credentials file malformed")});
   CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
@@ -501,7 +504,7 @@ TEST_CASE("supervisor: init exits 0 once the bootstrap has written the files") {
   p.init_only = true;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", 5ms, "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
   CHECK(w.spawned.empty());
@@ -553,7 +556,7 @@ Policy rotating(Millis min_lifetime = 2s) {
 // Ready with credentials issued at kT0 that live `ttl` seconds.
 void ready_with(World& w, std::int64_t ttl, double jitter = 0) {
   w.feed(Started{});
-  BootstrapDone b{true, 0, "", 5ms, "user U1 of account A", {}, 0};
+  BootstrapDone b{true, 0, "", "user U1 of account A", {}, 0};
   b.creds = life(kT0, kT0 + ttl, kT0);
   b.jitter_draw = jitter;
   w.feed(b);
@@ -697,7 +700,7 @@ TEST_CASE("refresh: credentials without expiry are not scheduled, stopping cance
   {
     World w(rotating());
     w.feed(Started{});
-    BootstrapDone b{true, 0, "", 5ms, "", {}, 0};
+    BootstrapDone b{true, 0, "", "", {}, 0};
     b.creds = life(kT0, 0, kT0);
     w.feed(b);
     CHECK_FALSE(w.pending(TimerKind::refresh));
