@@ -2,11 +2,13 @@
 // LEAF_STATIC_DEPS build only) links this file in place of libssl/libcrypto. Linked statically,
 // OpenSSL's ~350 KB of pointer tables (.data.rel.ro) were relocated at every exec, about 110 page
 // faults and 2 ms of every `leaf-agent health` and `run` (issue #10), though only the upstream
-// TLS probe, minting (SHA-512/256 jti) and `dev-hub`'s certificates use it.
+// TLS probe, `init`'s TLS file checks and `dev-hub`'s certificates use it.
 //
 // Each function the agent calls is defined here with the header's own prototype (the compiler
 // rejects a mismatch) and forwards to the symbol libssl.so.3 (with libcrypto.so.3) provides.
-// libcurl, when loaded, shares that one OpenSSL. The tests link OpenSSL itself, not this file.
+// libcurl, when loaded, shares that one OpenSSL. Without libssl3 a stub throws leaf::Error
+// (internal) naming the package; its callers turn that into their one-line error. The tests link
+// OpenSSL itself, not this file; the integration tests run these stubs through leaf-agent.
 #include <dlfcn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
