@@ -61,11 +61,14 @@ class Runner {
     loop_.on_signal([this](int sig) { feed(supervise::SignalReceived{sig}); });
     loop_.on_child_exit([this](pid_t pid, int status) { on_child_exit(pid, status); });
     loop_.on_error([this](const std::string& what) { on_fatal(what); });
+    // A health port in use is refused before anything starts.
     if (!init_only_ && !c_.agent.health_listen.empty()) {
       status_ = std::make_unique<StatusServer>(loop_, c_.agent.health_listen, [this](const std::string& p) { return serve(p); });
     }
-    if (!init_only_ && !c_.dev() && c_.source() == config::Source::file) watch_creds_dir();
+    // The lock and nats-server's exec (prewarm.hpp) first; the watch cannot fail the start and
+    // nothing is watched before loop_.run() anyway.
     feed(supervise::Started{});
+    if (!init_only_ && !c_.dev() && c_.source() == config::Source::file) watch_creds_dir();
     loop_.run();
     if (inotify_fd_ >= 0) loop_.unwatch(inotify_fd_), ::close(inotify_fd_);
     return finish();

@@ -13,7 +13,6 @@ Worker::Worker(EventLoop& loop) : loop_(loop) {
   event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (event_fd_ < 0) throw internal_error("eventfd failed");
   loop_.watch(event_fd_, [this] { deliver(); });
-  thread_ = std::thread([this] { run(); });
 }
 
 Worker::~Worker() {
@@ -34,6 +33,9 @@ void Worker::post(Job job) {
     std::lock_guard<std::mutex> g(mu_);
     jobs_.push_back(std::move(job));
     busy_ = true;
+    // The thread starts with the first job: a worker that never gets one (the diagnosis, in a
+    // start that goes well) costs no thread, and `run` execs nats-server before any starts.
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   cv_.notify_all();
 }

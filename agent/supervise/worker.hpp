@@ -20,7 +20,8 @@ class Worker {
   using Completion = std::function<void()>;
   using Job = std::function<Completion()>;
 
-  // Start after the EventLoop: the thread inherits its blocked signal mask.
+  // The thread starts at the first post(), from the loop thread: it inherits its blocked signal
+  // mask.
   explicit Worker(EventLoop& loop);
   ~Worker();
   Worker(const Worker&) = delete;

@@ -216,6 +216,11 @@ TEST_CASE("bad configuration: one-line errors, exit 3, nothing started") {
     expect_refused(a, 3, "private key does not match public key; check upstream.cert_file and upstream.key_file", {},
                    two.key_pem.substr(40, 20));
   }
+  SUBCASE("the health port is taken") {
+    SilentPort taken;
+    a.toml["agent"]["health_listen"] = AgentSetup::quote("127.0.0.1:" + std::to_string(taken.port));
+    expect_refused(a, 3, "agent.health_listen: cannot listen on 127.0.0.1:" + std::to_string(taken.port));
+  }
   SUBCASE("malformed TOML") {
     a.toml["upstream"]["urls"] = "[\"tls://x:7422\"";  // unterminated array
     expect_refused(a, 3, "malformed TOML");
