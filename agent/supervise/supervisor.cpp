@@ -56,6 +56,10 @@ Millis refresh_delay(std::int64_t now, std::int64_t iat, std::int64_t exp, doubl
   return Millis(delay <= 0 ? 0 : static_cast<Millis::rep>(delay + 0.5));
 }
 
+Millis fast_check_delay(Millis first, int done) {
+  return first * (Millis::rep{1} << std::clamp(done, 0, 20));
+}
+
 Millis retry_delay(int failures) {
   Millis d(1000);
   for (int i = 1; i < failures && d < Millis(60000); ++i) d *= 2;
@@ -314,8 +318,12 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       accepted_line_ = true;
       return want_check(out);
     case NatsLineKind::leaf_connected:
-      // Without an acceptance line to follow (a leaf that extends JetStream logs none), /leafz
-      // shows the hub's acceptance a moment later: look now, then a few more times quickly.
+      // The acceptance line that normally follows brings its own check. Without one (a leaf
+      // that extends JetStream into the hub's domain logs none), /leafz shows the hub's
+      // acceptance a moment later: look now, then at doubling intervals. Doubling, not a
+      // steady 5 ms: 100 agents starting on one node would spend on /leafz the CPU their
+      // nats-servers need to come up (issue #10, P6).
+      fast_checks_done_ = 0;
       fast_checks_left_ = p_.fast_checks;
       return want_check(out);
     case NatsLineKind::leaf_closed:
@@ -410,7 +418,7 @@ void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
     delay = *settle_left;
   } else if (fast_checks_left_ > 0) {
     --fast_checks_left_;
-    delay = p_.fast_check;
+    delay = fast_check_delay(p_.fast_check, fast_checks_done_++);
   }
   out.push_back(Schedule{TimerKind::check, delay});
 }

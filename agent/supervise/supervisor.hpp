@@ -45,8 +45,8 @@ struct Policy {
   Millis stable_after{60000};            // ready this long without a crash: backoff starts over
   Millis check_interval_ready{5000};     // while ready
   Millis check_interval_waiting{500};    // while not ready, with no hint that anything changed
-  Millis fast_check{5};                  // right after a log line says the leaf connection changed
-  int fast_checks = 40;                  // ...for about 200 ms
+  Millis fast_check{5};                  // after a leaf connection's first line: 5, 10, 20 ... ms apart
+  int fast_checks = 7;                   // ...for about 640 ms (fast_check_delay)
   Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
   Millis settle{50};                     // a listed leaf without an acceptance signal counts after this
   Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
@@ -175,6 +175,10 @@ Millis refresh_delay(std::int64_t now, std::int64_t iat, std::int64_t exp, doubl
 // The wait before retry `failures` (1, 2, ...) of a failed refresh: 1 s doubling, at most 60 s.
 Millis retry_delay(int failures);
 
+// The wait before fast check `done` (0, 1, ...) after a leaf connection's first line: `first`
+// doubling (5, 10, 20 ... ms).
+Millis fast_check_delay(Millis first, int done);
+
 // What /status and /metrics show of the refresh.
 struct RefreshState {
   std::optional<CredsLife> current;        // the credentials in use
@@ -239,7 +243,7 @@ class Supervisor {
   bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
   bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
   bool diagnosis_in_flight_ = false;
-  int fast_checks_left_ = 0;
+  int fast_checks_done_ = 0, fast_checks_left_ = 0;
   int restarts_ = 0, restarts_since_stable_ = 0;
   int exit_code_ = 0;
   bool exit_code_set_ = false;

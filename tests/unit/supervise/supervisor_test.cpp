@@ -180,6 +180,22 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   CHECK(w.checks == 2);
   w.feed(w.leaf_down());
   CHECK(w.due_in(TimerKind::check) == 5ms);
+  // Then at doubling intervals, a few times, and back to the waiting interval.
+  std::vector<Millis> delays;
+  for (int i = 0; i < 10; ++i) {
+    const Millis d = w.due_in(TimerKind::check);
+    delays.push_back(d);
+    w.advance(d);
+    w.feed(w.leaf_down());
+  }
+  CHECK(delays == std::vector<Millis>{5ms, 10ms, 20ms, 40ms, 80ms, 160ms, 320ms, 500ms, 500ms, 500ms});
+}
+
+TEST_CASE("supervisor: fast_check_delay doubles from the first") {
+  CHECK(fast_check_delay(5ms, 0) == 5ms);
+  CHECK(fast_check_delay(5ms, 3) == 40ms);
+  CHECK(fast_check_delay(5ms, 6) == 320ms);
+  CHECK(fast_check_delay(5ms, 1000) == fast_check_delay(5ms, 20));  // bounded, no overflow
 }
 
 TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the next listed check ready") {
