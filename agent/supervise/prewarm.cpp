@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +35,12 @@ std::unique_ptr<Server> Server::start(const std::vector<std::string>& argv, cons
     return nullptr;
   }
   auto s = std::unique_ptr<Server>(new Server);
+  // Watched by inode: the watch stays with the FIFO when the bootstrap renames a file over its path.
+  s->events_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (s->events_fd_ >= 0 && ::inotify_add_watch(s->events_fd_, conf_path.c_str(), IN_ACCESS | IN_CLOSE_NOWRITE) < 0) {
+    ::close(s->events_fd_);
+    s->events_fd_ = -1;
+  }
   s->pid_ = r.spawned.pid;
   s->output_fd_ = r.spawned.output_fd;
   s->fifo_fd_ = fd;
@@ -41,7 +48,24 @@ std::unique_ptr<Server> Server::start(const std::vector<std::string>& argv, cons
   return s;
 }
 
-Server::~Server() { close_fifo(); }
+Server::~Server() {
+  close_fifo();
+  if (events_fd_ >= 0) ::close(events_fd_);
+}
+
+bool Server::take_events() {
+  bool closed = false;
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(events_fd_, buf, sizeof buf);
+    if (n <= 0) return closed;
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      if (e->mask & IN_CLOSE_NOWRITE) closed = true;
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+    }
+  }
+}
 
 bool Server::hand_over(std::string_view config) {
   if (fifo_fd_ < 0) return false;

@@ -292,7 +292,7 @@ class Runner {
   }
 
   // The pre-warmed nats-server has its config: it is the supervised one from now on. The FIFO is
-  // closed once it has read it (or has logged: it read the file), polled every millisecond.
+  // closed once it has read it or closed it (inotify), or has logged (it read the file).
   void adopt_nats(std::unique_ptr<prewarm::Server> w) {
     ChildProc& k = kids_[static_cast<int>(ChildId::nats)];
     k.pid = w->pid();
@@ -302,17 +302,26 @@ class Runner {
     log_->info("started nats-server (pid {}) with {} (exec'd during the bootstrap, config handed over now)", k.pid,
                prepared_->layout.nats_conf);
     handing_over_ = std::move(w);
-    poll_hand_over(5000);
+    if (handing_over_->events_fd() >= 0) {
+      loop_.watch(handing_over_->events_fd(), [this] {
+        if (handing_over_ && (handing_over_->take_events() || handing_over_->drained())) end_hand_over();
+      });
+    } else {
+      poll_hand_over(5000);  // no inotify: every millisecond, for at most 5 s
+    }
     feed(supervise::ChildStarted{ChildId::nats});
   }
 
   void poll_hand_over(int polls_left) {
     if (!handing_over_) return;
-    if (handing_over_->drained() || polls_left == 0) {
-      handing_over_.reset();
-      return;
-    }
+    if (handing_over_->drained() || polls_left == 0) return end_hand_over();
     loop_.after(1ms, [this, polls_left] { poll_hand_over(polls_left - 1); });
+  }
+
+  void end_hand_over() {
+    if (!handing_over_) return;
+    if (handing_over_->events_fd() >= 0) loop_.unwatch(handing_over_->events_fd());
+    handing_over_.reset();
   }
 
   // nats-server's environment: ours without the secret variables a credentials source read.
@@ -449,7 +458,7 @@ class Runner {
   }
 
   void on_nats_line(const std::string& raw) {
-    handing_over_.reset();  // it has read its config (from the FIFO or the file)
+    end_hand_over();  // it has read its config (from the FIFO or the file)
     supervise::NatsLine l = supervise::classify_nats_line(raw);
     static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
                                                            spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
