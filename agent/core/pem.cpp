@@ -87,25 +87,27 @@ std::string certificates_problem(std::string_view text) {
 }
 
 std::string private_key_problem(std::string_view text) {
+  // As Go's tls.X509KeyPair (nats-server) reads it: the first block labelled "PRIVATE KEY" or
+  // "... PRIVATE KEY" is the key, whatever follows.
   std::vector<unsigned char> der;
-  std::string problem = "no usable unencrypted PEM private key (no PRIVATE KEY block)";
   for (std::size_t pos = 0; pos < text.size();) {
     const Scan s = next_block(text, pos);
     if (!s.found) break;
     if (!s.complete) return "no usable unencrypted PEM private key (a BEGIN line without its END line)";
     const std::string_view l = s.block.label;
-    if (l == "ENCRYPTED PRIVATE KEY" ||
-        ((l == "RSA PRIVATE KEY" || l == "EC PRIVATE KEY") && s.block.body.find("Proc-Type:") != std::string_view::npos)) {
-      problem = "no usable unencrypted PEM private key (the key is encrypted; nats-server needs it unencrypted)";
-      continue;
+    if (l != "PRIVATE KEY" && !(l.size() > 12 && l.substr(l.size() - 12) == " PRIVATE KEY")) continue;
+    if (l == "ENCRYPTED PRIVATE KEY" || s.block.body.find("Proc-Type:") != std::string_view::npos) {
+      return "no usable unencrypted PEM private key (the key is encrypted; nats-server needs it unencrypted)";
     }
-    if (l != "PRIVATE KEY" && l != "RSA PRIVATE KEY" && l != "EC PRIVATE KEY") continue;
+    if (l != "PRIVATE KEY" && l != "RSA PRIVATE KEY" && l != "EC PRIVATE KEY") {
+      return "no usable unencrypted PEM private key (a " + std::string(l) + " block; nats-server reads PKCS#8, RSA or EC keys)";
+    }
     const bool ok = decode_der(s.block.body, der);
     wipe(der);
     if (ok) return "";
-    problem = "no usable unencrypted PEM private key (the " + std::string(l) + " block is not base64 DER)";
+    return "no usable unencrypted PEM private key (the " + std::string(l) + " block is not base64 DER)";
   }
-  return problem;
+  return "no usable unencrypted PEM private key (no PRIVATE KEY block)";
 }
 
 }  // namespace leaf::pem

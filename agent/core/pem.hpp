@@ -13,9 +13,9 @@ namespace leaf::pem {
 // ("no PEM certificate found", "malformed PEM certificate (...)").
 std::string certificates_problem(std::string_view text);
 
-// "" when `text` holds an unencrypted private key block (PKCS#8 "PRIVATE KEY", "RSA PRIVATE
-// KEY" or "EC PRIVATE KEY") whose body is base64 of a DER SEQUENCE; otherwise the problem.
-// Decoded key bytes are wiped before return.
+// "" when the first private key block in `text` (the one nats-server uses) is an unencrypted
+// PKCS#8 "PRIVATE KEY", "RSA PRIVATE KEY" or "EC PRIVATE KEY" whose body is base64 of a DER
+// SEQUENCE; otherwise the problem. Decoded key bytes are wiped before return.
 std::string private_key_problem(std::string_view text);
 
 }  // namespace leaf::pem

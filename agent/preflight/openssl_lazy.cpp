@@ -72,10 +72,8 @@ LEAF_LAZY(void, ERR_error_string_n, (unsigned long a0, char *a1, size_t a2), (a0
 LEAF_LAZY(unsigned long, ERR_get_error, (), ())
 LEAF_LAZY(unsigned long, ERR_peek_last_error, (), ())
 LEAF_LAZY(const char *, ERR_reason_error_string, (unsigned long a0), (a0))
-LEAF_LAZY(int, EVP_Digest, (const void *a0, size_t a1, unsigned char *a2, unsigned int *a3, const EVP_MD *a4, ENGINE *a5), (a0, a1, a2, a3, a4, a5))
 LEAF_LAZY(void, EVP_PKEY_free, (EVP_PKEY *a0), (a0))
 LEAF_LAZY(const EVP_MD *, EVP_sha256, (), ())
-LEAF_LAZY(const EVP_MD *, EVP_sha512_256, (), ())
 LEAF_LAZY(void, GENERAL_NAMES_free, (GENERAL_NAMES *a0), (a0))
 LEAF_LAZY(void, GENERAL_NAME_free, (GENERAL_NAME *a0), (a0))
 LEAF_LAZY(GENERAL_NAME *, GENERAL_NAME_new, (), ())
@@ -144,7 +142,7 @@ extern "C" EVP_PKEY* EVP_PKEY_Q_keygen(OSSL_LIB_CTX* libctx, const char* propq, 
   }
   va_list ap;
   va_start(ap, type);
-  const char* curve = va_arg(ap, const char*);
+  const char* curve = va_arg(ap, char*);  // EVP_EC_gen passes a char*
   va_end(ap);
   return real(libctx, propq, type, curve);
 }

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
-#include <type_traits>
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
@@ -50,19 +49,23 @@ std::chrono::milliseconds remaining(const Context& ctx) {
 
 // `run`'s check of an upstream TLS file: readable, bounded, and PEM of the right kind
 // (core/pem.hpp), without loading OpenSSL; nats-server judges the rest when it reads the file.
-template <typename Text>
+// Read into wiping memory, whatever it is: a certificate file may hold the key too.
 void check_pem_file(const std::string& path, const std::string& what, std::string (*problem_of)(std::string_view)) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw config_error(what + ": cannot open: " + std::strerror(errno));
-  Text text;
+  SecretString text;
   try {
-    if constexpr (std::is_same_v<Text, SecretString>) {
-      text = fs::read_secret_file(path, Exit::config);
-    } else {
-      text = fs::read_file(path, Exit::config);
-    }
+    text = fs::read_secret_file(path, Exit::config);
   } catch (const Error& e) {
-    throw config_error(what + ": " + e.what());
+    // fs names the file itself ("cannot read <path>: ..."): say it once.
+    std::string why = e.what();
+    for (const std::string& prefix : {"cannot read " + path + ": ", path + ": ", path + " "}) {
+      if (why.rfind(prefix, 0) == 0) {
+        why.erase(0, prefix.size());
+        break;
+      }
+    }
+    throw config_error(what + ": " + why);
   }
   if (const std::string problem = problem_of(std::string_view(text.data(), text.size())); !problem.empty()) {
     throw config_error(what + ": " + problem);
@@ -77,12 +80,11 @@ void check_files(const Context& ctx) {
     if (!c.upstream.cert_file.empty()) pki::check_cert_key_pair(c.upstream.cert_file, c.upstream.key_file);
   } else {
     if (!c.upstream.ca_file.empty()) {
-      check_pem_file<std::string>(c.upstream.ca_file, "CA file " + c.upstream.ca_file, pem::certificates_problem);
+      check_pem_file(c.upstream.ca_file, "CA file " + c.upstream.ca_file, pem::certificates_problem);
     }
     if (!c.upstream.cert_file.empty()) {
-      check_pem_file<std::string>(c.upstream.cert_file, "certificate file " + c.upstream.cert_file,
-                                  pem::certificates_problem);
-      check_pem_file<SecretString>(c.upstream.key_file, "key file " + c.upstream.key_file, pem::private_key_problem);
+      check_pem_file(c.upstream.cert_file, "certificate file " + c.upstream.cert_file, pem::certificates_problem);
+      check_pem_file(c.upstream.key_file, "key file " + c.upstream.key_file, pem::private_key_problem);
     }
   }
   if (!c.agent.template_path.empty() && !fs::exists(c.agent.template_path)) {
@@ -138,7 +140,7 @@ std::optional<std::array<int, 3>> server_version(const Context& ctx) {
 
 // Repeats probe_upstream rounds, a second apart, until one URL works or the deadline passes
 // (`init`: no nats-server will try the upstream after it, so this is the only check).
-void preflight_upstream(Context& ctx, Prepared& p) {
+void preflight_upstream(Context& ctx) {
   const auto& c = ctx.config;
   auto log = logging::agent();
   for (int round = 0;; ++round) {
@@ -352,7 +354,7 @@ Prepared run(Context& ctx, Prepared locked) {
     // 5. `init` only: the upstream answers, with TLS we trust, before the credentials are
     //    written. `run` starts nats-server at once and probes the upstream only to explain a
     //    leaf that does not come up (the supervisor's RunDiagnosis).
-    if (ctx.thorough) preflight_upstream(ctx, p);
+    if (ctx.thorough) preflight_upstream(ctx);
   }
 
   // 6. The server's verdict on the config, then the files under their real names.

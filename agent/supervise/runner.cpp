@@ -65,10 +65,9 @@ class Runner {
     if (!init_only_ && !c_.agent.health_listen.empty()) {
       status_ = std::make_unique<StatusServer>(loop_, c_.agent.health_listen, [this](const std::string& p) { return serve(p); });
     }
-    // The lock and nats-server's exec (prewarm.hpp) first; the watch cannot fail the start and
-    // nothing is watched before loop_.run() anyway.
-    feed(supervise::Started{});
+    // Watched before the bootstrap reads the file, so no change in between is missed.
     if (!init_only_ && !c_.dev() && c_.source() == config::Source::file) watch_creds_dir();
+    feed(supervise::Started{});
     loop_.run();
     if (inotify_fd_ >= 0) loop_.unwatch(inotify_fd_), ::close(inotify_fd_);
     return finish();
@@ -306,8 +305,9 @@ class Runner {
       loop_.watch(handing_over_->events_fd(), [this] {
         if (handing_over_ && (handing_over_->take_events() || handing_over_->drained())) end_hand_over();
       });
+      safety_net_hand_over();
     } else {
-      poll_hand_over(5000);  // no inotify: every millisecond, for at most 5 s
+      poll_hand_over(5000);  // no inotify (e.g. the uid's instances used up): every millisecond, for at most 5 s
     }
     feed(supervise::ChildStarted{ChildId::nats});
   }
@@ -316,6 +316,15 @@ class Runner {
     if (!handing_over_) return;
     if (handing_over_->drained() || polls_left == 0) return end_hand_over();
     loop_.after(1ms, [this, polls_left] { poll_hand_over(polls_left - 1); });
+  }
+
+  // Should an inotify event never come, a drained FIFO is still closed within 250 ms.
+  void safety_net_hand_over() {
+    loop_.after(250ms, [this] {
+      if (!handing_over_) return;
+      if (handing_over_->drained()) return end_hand_over();
+      safety_net_hand_over();
+    });
   }
 
   void end_hand_over() {

@@ -386,8 +386,9 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
       if (!leaf_seen_) leaf_seen_ = now_;
       const auto age = std::chrono::duration_cast<Millis>(now_ - *leaf_seen_);
       // Listed before the hub has judged the credentials: it counts once the hub has shown
-      // acceptance, or once it has stayed up with no refusal for longer than the hub's verdict
-      // takes (about one preflight round trip).
+      // acceptance (its line, or interest on /leafz), or once it has stayed up with no refusal
+      // for Policy::settle. The acceptance line comes from every built-in template's leaf; the
+      // settle time is the fallback for a user template whose leaf logs none.
       leaf_ok = r.leaf_accepted || accepted_line_ || age >= p_.settle;
       if (!leaf_ok) {
         settle_left = p_.settle - age;

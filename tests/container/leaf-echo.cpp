@@ -27,7 +27,8 @@ namespace {
 natsConnection* connect() {
   // A creds file is signed by nats_creds (nats.c 3.4.1 drops a signature that starts with a 0
   // byte: see tests/support/nats_creds.hpp); such an attempt is made again with a fresh nonce.
-  std::optional<nats_creds::Callbacks> cb;
+  // static: nats.c calls the callbacks again at every reconnect, for the life of the process.
+  static std::optional<nats_creds::Callbacks> cb;
   const char* creds = std::getenv("NATS_CREDS");
   if (creds && *creds) {
     std::ifstream in(creds, std::ios::binary);

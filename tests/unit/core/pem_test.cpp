@@ -49,6 +49,12 @@ TEST_CASE("pem: unencrypted private keys pass, and encrypted, broken or missing 
             .find("encrypted") != std::string::npos);
   CHECK(private_key_problem("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n").find("not base64 DER") !=
         std::string::npos);
+  // The first key block is the one nats-server uses: an encrypted one first is refused, and a
+  // key type it cannot read is named.
+  CHECK(private_key_problem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n" + ca.key_pem)
+            .find("encrypted") != std::string::npos);
+  CHECK(private_key_problem("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")
+            .find("a OPENSSH PRIVATE KEY block") != std::string::npos);
   // The problem never quotes the key's bytes.
   const std::string broken = "-----BEGIN PRIVATE KEY-----\nMIGH" + std::string("SECRETSECRET") + "!\n-----END PRIVATE KEY-----\n";
   CHECK(private_key_problem(broken).find("SECRET") == std::string::npos);
