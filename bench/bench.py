@@ -103,6 +103,7 @@ def main():
     ap.add_argument("--agent", required=True)
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--idle-seconds", type=float, default=20)
+    ap.add_argument("--floor", help="bench/floor.c built: also time the least any wrapper can do (P1 floor)")
     a = ap.parse_args()
     agent = os.path.abspath(a.agent)
     tmp = tempfile.mkdtemp(prefix="leaf-bench-")
@@ -127,7 +128,7 @@ def main():
         shutil.copy(conf, bare_conf)  # the agent rewrites its own copy at each start
         ready_file = f"{state}/ready"
 
-        res = {k: [] for k in ["p1_bare", "p1_agent", "p2_lag", "p5_bare", "p5_agent", "p7_bare", "p7_agent"]}
+        res = {k: [] for k in ["p1_bare", "p1_agent", "p1_floor", "p2_lag", "p5_bare", "p5_agent", "p7_bare", "p7_agent"]}
         rss_agent = rss_nats = idle_agent = idle_nats = None
 
         def no_leaf():
@@ -146,6 +147,16 @@ def main():
             procs.append(p)
             wait(lambda: hub_leafs(hub) == 1, 20, "a bare leaf again")
             res["p5_bare"].append((now() - t0) * 1000)
+            stop(p); no_leaf()
+
+        def floor_run(i):
+            floor_ready = f"{tmp}/floor-ready"
+            t0 = now()
+            p = subprocess.Popen([os.path.abspath(a.floor), floor_ready, "nats-server", "-c", bare_conf],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(p)
+            wait(lambda: os.path.exists(floor_ready), 20, "the floor wrapper's leaf")
+            res["p1_floor"].append((now() - t0) * 1000)
             stop(p); no_leaf()
 
         def agent_run(i, measure_idle):
@@ -204,7 +215,8 @@ def main():
             no_leaf()
 
         for i in range(a.runs):
-            order = (bare_run, agent_run) if i % 2 == 0 else (agent_run, bare_run)
+            order = [bare_run, agent_run] + ([floor_run] if a.floor else [])
+            order = order[i % len(order):] + order[:i % len(order)]  # each kind goes first in turn
             for f in order:
                 f(i, i == a.runs // 2) if f is agent_run else f(i)
             print(f"run {i + 1}/{a.runs}: bare {res['p1_bare'][-1]:.1f} ms, agent {res['p1_agent'][-1]:.1f} ms, "
@@ -212,6 +224,8 @@ def main():
 
         m = {k: median(v) for k, v in res.items()}
         print(f"ROW P1_time_to_ready_ms {m['p1_bare']:.1f} {m['p1_agent']:.1f} <=1.05x")
+        if a.floor:
+            print(f"ROW P1_floor_any_wrapper_ms {m['p1_bare']:.1f} {m['p1_floor']:.1f} (floor)")
         print(f"ROW P2_accept_to_ready_lag_ms - {m['p2_lag']:.1f} <=5ms")
         print(f"ROW P3_rss_after_ready_MB {rss_nats / 1024:.1f} {rss_agent / 1024:.1f} <=8MB")
         print(f"ROW P4_idle_cpu_pct_of_core {idle_nats:.3f} {idle_agent:.3f} <=0.2%")

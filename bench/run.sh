@@ -12,7 +12,11 @@ export AGENT="$agent"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-python3 bench/bench.py --agent "$agent" --runs "$runs" --idle-seconds "${IDLE_SECONDS:-20}" >"$out"
+# The P1 floor (bench/floor.c): a wrapper that only execs nats-server and waits for the acceptance line.
+floor=$(mktemp)
+trap 'rm -f "$out" "$floor"' EXIT
+cc -O2 -o "$floor" bench/floor.c
+python3 bench/bench.py --agent "$agent" --runs "$runs" --idle-seconds "${IDLE_SECONDS:-20}" --floor "$floor" >"$out"
 scale_n=${SCALE_N:-100}
 if [ "$scale_n" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

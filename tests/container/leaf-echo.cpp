@@ -16,7 +16,7 @@
 #include <sstream>
 #include <string>
 
-#include "support/nats_creds.hpp"
+#include "container/nats_creds.hpp"
 
 namespace {
 [[noreturn]] void die(const char* what, natsStatus s) {
@@ -26,7 +26,7 @@ namespace {
 
 natsConnection* connect() {
   // A creds file is signed by nats_creds (nats.c 3.4.1 drops a signature that starts with a 0
-  // byte: see tests/support/nats_creds.hpp); such an attempt is made again with a fresh nonce.
+  // byte: see tests/container/nats_creds.hpp); such an attempt is made again with a fresh nonce.
   // static: nats.c calls the callbacks again at every reconnect, for the life of the process.
   static std::optional<nats_creds::Callbacks> cb;
   const char* creds = std::getenv("NATS_CREDS");

@@ -1,7 +1,7 @@
 #include "support/harness.hpp"
 
 #include "agent/preflight/pki.hpp"
-#include "support/nats_creds.hpp"
+#include "container/nats_creds.hpp"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -290,7 +290,7 @@ NatsConn::~NatsConn() {
 
 std::unique_ptr<NatsConn> nats_connect(const std::string& url, const std::string& creds_file,
                                        const std::string& ca_file, int timeout_ms) {
-  // The nonce is signed by nats_creds (nats.c 3.4.1's zero-byte bug, see nats_creds.hpp).
+  // The nonce is signed by nats_creds (nats.c 3.4.1's zero-byte bug, see container/nats_creds.hpp).
   std::optional<nats_creds::Callbacks> cb;
   if (!creds_file.empty()) cb = nats_creds::from_text(read_file(creds_file));
   for (int attempt = 0;; ++attempt) {
