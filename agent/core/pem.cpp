@@ -100,12 +100,13 @@ std::string private_key_problem(std::string_view text) {
       return "no usable unencrypted PEM private key (the key is encrypted; nats-server needs it unencrypted)";
     }
     if (l != "PRIVATE KEY" && l != "RSA PRIVATE KEY" && l != "EC PRIVATE KEY") {
-      return "no usable unencrypted PEM private key (a " + std::string(l) + " block; nats-server reads PKCS#8, RSA or EC keys)";
+      return "no usable unencrypted PEM private key (a " + std::string(l.substr(0, 40)) +
+             " block; nats-server reads PKCS#8, RSA or EC keys)";
     }
     const bool ok = decode_der(s.block.body, der);
     wipe(der);
     if (ok) return "";
-    return "no usable unencrypted PEM private key (the " + std::string(l) + " block is not base64 DER)";
+    return "no usable unencrypted PEM private key (the " + std::string(l) + " block is not base64 DER)";  // l: one of three
   }
   return "no usable unencrypted PEM private key (no PRIVATE KEY block)";
 }
