@@ -24,6 +24,7 @@
 #include "agent/preflight/preflight.hpp"
 #include "agent/sources/sources.hpp"
 #include "agent/supervise/nats_log.hpp"
+#include "agent/supervise/prewarm.hpp"
 #include "agent/supervise/process.hpp"
 
 namespace leaf::bootstrap {
@@ -178,12 +179,8 @@ void lock_state_dir(Prepared& p) {
     logging::agent()->info("removed {} stale temporary file(s) from {}", n, p.layout.dir);
   }
   ::unlink(candidate_path(p).c_str());
-  ::unlink((p.layout.nats_conf + ".fifo").c_str());
   if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
-  // An agent killed while nats-server waited for its config leaves nats.conf a FIFO (prewarm.hpp):
-  // anything opening it would block.
-  struct stat st {};
-  if (::lstat(p.layout.nats_conf.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ::unlink(p.layout.nats_conf.c_str());
+  prewarm::Server::remove_fifo(p.layout.nats_conf);  // an agent killed while nats-server waited for its config
 }
 
 // Only once everything passed: the credentials, then the checked config under its real name.

@@ -14,7 +14,7 @@ namespace leaf::prewarm {
 std::unique_ptr<Server> Server::start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                                       const std::string& conf_path) {
   const std::string fifo = conf_path + ".fifo";
-  ::unlink(fifo.c_str());
+  ::unlink(fifo.c_str());  // an interrupted start's
   if (::mkfifo(fifo.c_str(), 0600) != 0) return nullptr;
   // Read-write: never blocks, and keeps the pipe alive whether or not nats-server has opened it.
   const int fd = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -83,6 +83,12 @@ bool Server::drained() const {
 void Server::kill() {
   ::kill(-pid_, SIGKILL);
   ::kill(pid_, SIGKILL);
+}
+
+void Server::remove_fifo(const std::string& conf_path) {
+  ::unlink((conf_path + ".fifo").c_str());
+  struct stat st {};
+  if (::lstat(conf_path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ::unlink(conf_path.c_str());
 }
 
 void Server::close_fifo() {

@@ -55,6 +55,11 @@ class Server {
   void close_fifo();
   void kill();  // SIGKILL to it and its process group (it has not had a config, or could not take it)
 
+  // Removes what a prewarm at `conf_path` can leave behind: its FIFO under the temporary name,
+  // and `conf_path` itself while it is still the FIFO (anything opening it would block). A
+  // regular nats.conf is left alone.
+  static void remove_fifo(const std::string& conf_path);
+
  private:
   pid_t pid_ = -1;
   int output_fd_ = -1;

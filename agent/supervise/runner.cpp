@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -305,26 +304,19 @@ class Runner {
       loop_.watch(handing_over_->events_fd(), [this] {
         if (handing_over_ && (handing_over_->take_events() || handing_over_->drained())) end_hand_over();
       });
-      safety_net_hand_over();
+      poll_hand_over(250ms, -1);  // a safety net, should no inotify event come
     } else {
-      poll_hand_over(5000);  // no inotify (e.g. the uid's instances used up): every millisecond, for at most 5 s
+      poll_hand_over(1ms, 5000);  // no inotify (e.g. the uid's instances used up): for at most 5 s
     }
     feed(supervise::ChildStarted{ChildId::nats});
   }
 
-  void poll_hand_over(int polls_left) {
+  // The FIFO looked at every `every` and closed once drained; after `polls_left` looks (< 0: no
+  // limit) it is closed anyway.
+  void poll_hand_over(std::chrono::milliseconds every, int polls_left) {
     if (!handing_over_) return;
     if (handing_over_->drained() || polls_left == 0) return end_hand_over();
-    loop_.after(1ms, [this, polls_left] { poll_hand_over(polls_left - 1); });
-  }
-
-  // Should an inotify event never come, a drained FIFO is still closed within 250 ms.
-  void safety_net_hand_over() {
-    loop_.after(250ms, [this] {
-      if (!handing_over_) return;
-      if (handing_over_->drained()) return end_hand_over();
-      safety_net_hand_over();
-    });
+    loop_.after(every, [this, every, left = polls_left > 0 ? polls_left - 1 : polls_left] { poll_hand_over(every, left); });
   }
 
   void end_hand_over() {
@@ -515,8 +507,7 @@ class Runner {
         prewarm_->kill();
         reap_within(prewarm_->pid(), 200ms);  // not left a zombie for a PID 1 that does not reap
       }
-      struct stat st {};
-      if (::lstat(prewarm_->conf_path().c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) ::unlink(prewarm_->conf_path().c_str());
+      prewarm::Server::remove_fifo(prewarm_->conf_path());
       ::close(prewarm_->output_fd());
       prewarm_.reset();
     }

@@ -323,7 +323,6 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // acceptance a moment later: look now, then at doubling intervals. Doubling, not a
       // steady 5 ms: 100 agents starting on one node would spend on /leafz the CPU their
       // nats-servers need to come up (issue #10, P6).
-      fast_checks_done_ = 0;
       fast_checks_left_ = p_.fast_checks;
       return want_check(out);
     case NatsLineKind::leaf_closed:
@@ -418,8 +417,7 @@ void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
   } else if (settle_left) {
     delay = *settle_left;
   } else if (fast_checks_left_ > 0) {
-    --fast_checks_left_;
-    delay = fast_check_delay(p_.fast_check, fast_checks_done_++);
+    delay = fast_check_delay(p_.fast_check, p_.fast_checks - fast_checks_left_--);
   }
   out.push_back(Schedule{TimerKind::check, delay});
 }

@@ -243,7 +243,7 @@ class Supervisor {
   bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
   bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
   bool diagnosis_in_flight_ = false;
-  int fast_checks_done_ = 0, fast_checks_left_ = 0;
+  int fast_checks_left_ = 0;
   int restarts_ = 0, restarts_since_stable_ = 0;
   int exit_code_ = 0;
   bool exit_code_set_ = false;
