@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -147,6 +148,11 @@ bool live_now(const config::Config& c, std::string* detail) {
   return r.status == 200;
 }
 }  // namespace
+
+bool is_agent_command(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"run", "init", "render", "config", "health", "wait"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
 
 void add_agent(CLI::App& app, std::string_view only) {
   const auto wanted = [only](std::string_view name) { return only.empty() || only == name; };

@@ -10,6 +10,7 @@ namespace leaf::cmd {
 void add_creds(CLI::App& app);                              // creds inspect, creds mint-user
 void add_dev_hub(CLI::App& app);                            // dev-hub
 void add_agent(CLI::App& app, std::string_view only = {});  // run, init, render, config, health, wait
+bool is_agent_command(std::string_view name);               // one of add_agent's
 
 // Set by a command that exits with a code other than 0 without an error message
 // (`creds inspect` on invalid input, `health` when not ready, `run -- CMD` with CMD's code).

@@ -22,9 +22,10 @@ static std::string exit_codes_footer() {
 }
 
 int main(int argc, char** argv) {
+  const std::string_view first = argc > 1 ? argv[1] : "";
   // `run` and `init` handle their signals on the event loop; until it exists, a signal must not
   // kill the agent with its default action (the first milliseconds after exec).
-  if (argc > 1 && (std::string(argv[1]) == "run" || std::string(argv[1]) == "init")) {
+  if (first == "run" || first == "init") {
     sigset_t s;
     sigemptyset(&s);
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&s, sig);
@@ -38,10 +39,7 @@ int main(int argc, char** argv) {
   // When argv[1] is one of the agent's commands, only it is built: `health` runs as an exec probe
   // every few seconds, and building all the commands' options was a tenth of its time (issue #10).
   // Anything else (--help, creds, a typo) gets every command, for full help and suggestions.
-  const std::string_view first = argc > 1 ? argv[1] : "";
-  const bool agent_command = first == "run" || first == "init" || first == "render" || first == "config" ||
-                             first == "health" || first == "wait";
-  if (agent_command) {
+  if (leaf::cmd::is_agent_command(first)) {
     leaf::cmd::add_agent(app, first);
   } else {
     leaf::cmd::add_creds(app);

@@ -11,9 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "container/nats_creds.hpp"
@@ -26,34 +24,25 @@ namespace {
 
 natsConnection* connect() {
   // A creds file is signed by nats_creds (nats.c 3.4.1 drops a signature that starts with a 0
-  // byte: see tests/container/nats_creds.hpp); such an attempt is made again with a fresh nonce.
+  // byte: see tests/container/nats_creds.hpp), which connects again in that case alone.
   // static: nats.c calls the callbacks again at every reconnect, for the life of the process.
   static std::optional<nats_creds::Callbacks> cb;
   const char* creds = std::getenv("NATS_CREDS");
-  if (creds && *creds) {
-    std::ifstream in(creds, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    cb = nats_creds::from_text(text.str());
-  }
-  for (int attempt = 0;; ++attempt) {
-    natsOptions* o = nullptr;
-    natsStatus s = natsOptions_Create(&o);
+  if (creds && *creds) cb = nats_creds::from_file(creds);
+  natsConnection* nc = nullptr;
+  const natsStatus s = nats_creds::connect(&nc, [creds](natsOptions* o) {
     const char* url = std::getenv("NATS_URL");
-    if (s == NATS_OK) s = natsOptions_SetURL(o, url && *url ? url : "nats://127.0.0.1:4222");
-    if (s == NATS_OK && cb) s = nats_creds::use(o, *cb);
-    if (s == NATS_OK && !cb && creds && *creds) s = natsOptions_SetUserCredentialsFromFiles(o, creds, nullptr);
-    if (const char* ca = std::getenv("NATS_CA"); s == NATS_OK && ca && *ca) {
-      s = natsOptions_SetSecure(o, true);
-      if (s == NATS_OK) s = natsOptions_LoadCATrustedCertificates(o, ca);
+    natsStatus r = natsOptions_SetURL(o, url && *url ? url : "nats://127.0.0.1:4222");
+    if (r == NATS_OK && creds && *creds) r = nats_creds::use(o, cb, creds);
+    if (const char* ca = std::getenv("NATS_CA"); r == NATS_OK && ca && *ca) {
+      r = natsOptions_SetSecure(o, true);
+      if (r == NATS_OK) r = natsOptions_LoadCATrustedCertificates(o, ca);
     }
-    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);  // a host outlives leaf restarts
-    natsConnection* nc = nullptr;
-    if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
-    natsOptions_Destroy(o);
-    if (s == NATS_OK) return nc;
-    if (attempt == 20 || !nats_creds::zero_signature(nats_GetLastError(nullptr))) die("connect", s);
-  }
+    if (r == NATS_OK) r = natsOptions_SetMaxReconnect(o, -1);  // a host outlives leaf restarts
+    return r;
+  });
+  if (s != NATS_OK) die("connect", s);
+  return nc;
 }
 
 void on_request(natsConnection* nc, natsSubscription*, natsMsg* m, void*) {

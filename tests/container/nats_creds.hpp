@@ -2,7 +2,7 @@
 // when the nonce signature's first byte is 0 (_base64Encode in util.c returns NULL for
 // src[0] == '\0'), so 1 connect in 256 fails with "Signature missing" on the server. Here the
 // nonce is signed with the agent's own nkeys code (same seed, same ed25519); a signature that
-// starts with 0 fails that attempt on purpose, with kZeroSignature in the error, and the caller
+// starts with 0 fails that attempt on purpose, with kZeroSignature in the error, and connect()
 // connects again (a fresh nonce). Every other failure is the server's verdict, unchanged.
 #pragma once
 
@@ -10,7 +10,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "agent/core/creds.hpp"
@@ -46,24 +48,40 @@ inline natsStatus sign(char** err, unsigned char** sig, int* sig_len, const char
   return NATS_OK;
 }
 
-// Callbacks for a creds text the agent's parser takes (with a seed); nullopt otherwise, and the
-// caller hands the file to nats.c as it is (so a test can still give it a broken one).
-inline std::optional<Callbacks> from_text(const std::string& text) {
+// Callbacks for a creds file the agent's parser takes (with a seed); nullopt otherwise (a file
+// that is missing or not creds: nats.c then reads it as it is, so a test can hand it a broken one).
+inline std::optional<Callbacks> from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
   try {
-    auto parsed = leaf::creds::parse(text);
+    auto parsed = leaf::creds::parse(text.str());
     if (!parsed.seed.empty()) return Callbacks{std::move(parsed)};
   } catch (const std::exception&) {
   }
   return std::nullopt;
 }
 
-inline natsStatus use(natsOptions* opts, Callbacks& cb) {
-  return natsOptions_SetUserCredentialsCallbacks(opts, jwt, &cb, sign, &cb);
+// The credentials of `file` on `opts`: from `cb` (from_file's) when there are any, which must
+// then outlive the connection (nats.c calls them again at each reconnect), else nats.c's own.
+inline natsStatus use(natsOptions* opts, std::optional<Callbacks>& cb, const std::string& file) {
+  return cb ? natsOptions_SetUserCredentialsCallbacks(opts, jwt, &*cb, sign, &*cb)
+            : natsOptions_SetUserCredentialsFromFiles(opts, file.c_str(), nullptr);
 }
 
-// True when a failed connect was the zero-byte case: connect again.
-inline bool zero_signature(const char* last_error) {
-  return last_error != nullptr && std::strstr(last_error, kZeroSignature) != nullptr;
+// natsConnection_Connect with the options `configure(natsOptions*)` sets (fresh ones at each
+// attempt), made again only while it fails in the zero-byte case: at most 20 times, 1 in 256^20.
+template <typename Configure>
+natsStatus connect(natsConnection** nc, Configure configure) {
+  for (int attempt = 0;; ++attempt) {
+    natsOptions* o = nullptr;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK) s = configure(o);
+    if (s == NATS_OK) s = natsConnection_Connect(nc, o);
+    natsOptions_Destroy(o);
+    const char* why = nats_GetLastError(nullptr);
+    if (s == NATS_OK || attempt == 20 || why == nullptr || std::strstr(why, kZeroSignature) == nullptr) return s;
+  }
 }
 
 }  // namespace nats_creds

@@ -292,33 +292,25 @@ std::unique_ptr<NatsConn> nats_connect(const std::string& url, const std::string
                                        const std::string& ca_file, int timeout_ms) {
   // The nonce is signed by nats_creds (nats.c 3.4.1's zero-byte bug, see container/nats_creds.hpp).
   std::optional<nats_creds::Callbacks> cb;
-  if (!creds_file.empty()) cb = nats_creds::from_text(read_file(creds_file));
-  for (int attempt = 0;; ++attempt) {
-    auto c = std::make_unique<NatsConn>();
-    natsOptions* opts = nullptr;
-    natsOptions_Create(&opts);
+  if (!creds_file.empty()) cb = nats_creds::from_file(creds_file);
+  auto c = std::make_unique<NatsConn>();
+  c->status = nats_creds::connect(&c->conn, [&](natsOptions* opts) {
     natsOptions_SetURL(opts, url.c_str());
     natsOptions_SetTimeout(opts, timeout_ms);
     natsOptions_SetMaxReconnect(opts, 0);
-    natsOptions_SetAllowReconnect(opts, false);
-    if (cb) {
-      nats_creds::use(opts, *cb);
-    } else if (!creds_file.empty()) {
-      natsOptions_SetUserCredentialsFromFiles(opts, creds_file.c_str(), nullptr);
-    }
+    natsOptions_SetAllowReconnect(opts, false);  // so `cb` may end with this function
+    if (!creds_file.empty()) nats_creds::use(opts, cb, creds_file);
     if (!ca_file.empty()) {
       natsOptions_SetSecure(opts, true);
       natsOptions_LoadCATrustedCertificates(opts, ca_file.c_str());
     }
-    c->status = natsConnection_Connect(&c->conn, opts);
-    if (c->status != NATS_OK) {
-      c->error = nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : natsStatus_GetText(c->status);
-      c->conn = nullptr;
-    }
-    natsOptions_Destroy(opts);
-    // 20 zero-leading signatures in a row: 1 in 256^20.
-    if (c->ok() || !nats_creds::zero_signature(c->error.c_str()) || attempt == 20) return c;
+    return NATS_OK;
+  });
+  if (c->status != NATS_OK) {
+    c->error = nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : natsStatus_GetText(c->status);
+    c->conn = nullptr;
   }
+  return c;
 }
 
 }  // namespace harness
