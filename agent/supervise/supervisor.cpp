@@ -217,8 +217,8 @@ void Supervisor::on_child_started(const ChildStarted& c, Actions& out) {
     host_started_ = true;
     return;
   }
-  leaf_seen_.reset();
-  accepted_line_ = false;
+  forget_leaf();
+  fresh_after_seq_ = check_seq_;  // checks begun before this start were about another nats-server
   config_error_.clear();
   if (phase_ == Phase::stopping) return stop_next(out);  // raced with a stop: stop it too
   // The log lines are the fast path; this poll is the fallback.
@@ -291,8 +291,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
         // already holds the newer credentials, read at the reconnect.
         out.push_back(Log{Log::info, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user " +
                                          refresh_.current->subject + ")"});
-        leaf_seen_.reset();
-        accepted_line_ = false;
+        forget_leaf();
         return want_check(out);
       }
       [[fallthrough]];
@@ -303,19 +302,26 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
                               ": check that the hub trusts this account and the user is not revoked or expired";
       if (msg != auth_error_) out.push_back(Log{Log::error, msg});
       auth_error_ = msg;
-      leaf_seen_.reset();  // whatever /leafz lists now is being refused
-      accepted_line_ = false;
+      forget_leaf();  // whatever /leafz lists now is being refused
       return want_check(out);
     }
     case NatsLineKind::leaf_error:
-      leaf_seen_.reset();
-      accepted_line_ = false;
+      forget_leaf();
       want_diagnosis(out);
       return want_check(out);
     case NatsLineKind::leaf_accepted:
-      // The hub's verdict, from the server's own code path: ready as soon as a check sees the
-      // connection listed and a local client talking.
+      // The hub's verdict, from the server's own code path. nats-server lists the connection
+      // (/leafz) before it logs this line (leafnode.go, addLeafNodeConnection), so the line stands
+      // for both. When a check begun since this connection's first line has already seen /healthz
+      // ok and a local client talking, the verdict was all that was missing: ready now, not one
+      // check later (issue #10, P2).
       accepted_line_ = true;
+      accepted_from_ = l.message.substr(0, l.message.find(" - "));
+      accepted_seq_ = check_seq_;
+      if (!ready_ && phase_ != Phase::stopping && running(ChildId::nats) && last_check_seq_ > fresh_after_seq_) {
+        judge(out);
+        if (ready_) return;
+      }
       return want_check(out);
     case NatsLineKind::leaf_connected:
       // The acceptance line that normally follows brings its own check. Without one (a leaf
@@ -324,6 +330,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // steady 5 ms: 100 agents starting on one node would spend on /leafz the CPU their
       // nats-servers need to come up (issue #10, P6).
       fast_checks_left_ = p_.fast_checks;
+      fresh_after_seq_ = check_seq_;  // a check that counts at the acceptance is one of this connection
       return want_check(out);
     case NatsLineKind::leaf_closed:
       // Readiness drops at once; the reconnect takes at least leafnodes.reconnect (1 s), and its
@@ -368,6 +375,7 @@ void Supervisor::want_check(Actions& out) {
   }
   check_in_flight_ = true;
   check_wanted_ = false;
+  ++check_seq_;
   out.push_back(CancelTimer{TimerKind::check});
   out.push_back(RunCheck{});
 }
@@ -376,9 +384,29 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
   check_in_flight_ = false;
   if (phase_ == Phase::stopping || !running(ChildId::nats)) return;  // a result about a server that is gone
   last_check_ = r;
+  last_check_seq_ = check_seq_;
+  const std::optional<Millis> settle_left = judge(out);
+  if (check_wanted_) {
+    check_wanted_ = false;
+    return want_check(out);
+  }
+  next_check(out, settle_left);
+}
+
+// Ready or not on the last check's result and the acceptance seen so far; how long a listed leaf
+// still has to settle when that is all that is missing.
+std::optional<Millis> Supervisor::judge(Actions& out) {
+  const CheckResult r = last_check_;  // a copy: its failure may say "settling" below
   std::optional<Millis> settle_left;
   bool leaf_ok = p_.dev;
-  if (!p_.dev) {
+  std::string upstream = r.upstream;
+  if (!p_.dev && accepted_line_ && (r.leaf_listed || last_check_seq_ <= accepted_seq_)) {
+    // Listed before the line was written (see on_line): a check begun before the line need not
+    // have seen it; one begun after must.
+    leaf_ok = true;
+    if (upstream.empty()) upstream = accepted_from_;
+    auth_error_.clear();
+  } else if (!p_.dev) {
     if (!r.leaf_listed) {
       leaf_seen_.reset();
     } else {
@@ -393,21 +421,22 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
         settle_left = p_.settle - age;
         last_check_.failure = "leaf connection to " + r.upstream + " settling";
       }
-      if (r.leaf_accepted || accepted_line_) auth_error_.clear();
+      if (r.leaf_accepted) auth_error_.clear();
     }
-    if (leaf_ok) upstream_ = r.upstream;
   }
+  if (leaf_ok && !p_.dev) upstream_ = upstream;
   const bool now_ready = r.server_ok && r.healthz_ok && leaf_ok && r.client_ok;
   if (now_ready && !ready_) {
-    set_ready(true, p_.dev ? "dev nats-server up" : "leaf connected to " + r.upstream, out);
+    set_ready(true, p_.dev ? "dev nats-server up" : "leaf connected to " + upstream, out);
   } else if (!now_ready && ready_) {
     set_ready(false, r.failure.empty() ? "readiness check failed" : r.failure, out);
   }
-  if (check_wanted_) {
-    check_wanted_ = false;
-    return want_check(out);
-  }
-  next_check(out, settle_left);
+  return settle_left;
+}
+
+void Supervisor::forget_leaf() {
+  leaf_seen_.reset();
+  accepted_line_ = false;
 }
 
 void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {

@@ -228,6 +228,8 @@ class Supervisor {
   std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);
   void want_check(Actions& out);     // run a check now, or right after the one in flight
   void next_check(Actions& out, std::optional<Millis> settle_left);
+  std::optional<Millis> judge(Actions& out);  // last_check_ + acceptance: ready or not
+  void forget_leaf();                 // the leaf connection is gone or refused: no acceptance yet
   void set_ready(bool ready, const std::string& why, Actions& out);
   void fail(int code, const std::string& error, Actions& out);
   void stop(Actions& out);           // begin (or continue) the ordered stop
@@ -242,6 +244,7 @@ class Supervisor {
   bool term_sent_[kChildren] = {false, false};
   bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
   bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
+  std::string accepted_from_;       // the hub's address in that line
   bool diagnosis_in_flight_ = false;
   int fast_checks_left_ = 0;
   int restarts_ = 0, restarts_since_stable_ = 0;
@@ -249,6 +252,10 @@ class Supervisor {
   bool exit_code_set_ = false;
   std::string exit_error_;
   std::optional<TimePoint> leaf_seen_;  // when the current listed leaf connection was first seen
+  // Checks are numbered as they begin (one in flight at a time): a result speaks for the moment
+  // its check began. fresh_after_seq_: the last number before this nats-server's start or its
+  // leaf connection's first line; accepted_seq_: the last before the acceptance line.
+  long check_seq_ = 0, last_check_seq_ = 0, fresh_after_seq_ = 0, accepted_seq_ = 0;
   std::optional<TimePoint> leaf_down_since_;
   std::optional<Millis> ready_after_;
   std::string upstream_, auth_error_, last_nats_line_, config_error_;

@@ -231,6 +231,78 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
         NatsLineKind::other);
 }
 
+TEST_CASE("supervisor: the acceptance line is ready at once when a check of this nats-server passed the rest") {
+  const auto line = [](const std::string& what) {
+    return LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - " + what)};
+  };
+  const auto created = line("Leafnode connection created for account: $G ");
+  const auto accepted = line("JetStream Not Extended, adding deny [$JS.API.> $KV.> $OBJ.>] for account \"$G\"");
+  const auto closed = line("Leafnode connection closed: Client Closed account: $G");
+  REQUIRE(created.line.kind == NatsLineKind::leaf_connected);
+  REQUIRE(closed.line.kind == NatsLineKind::leaf_closed);
+  const auto start = [](World& w) {
+    w.feed(Started{});
+    w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+    w.feed(ChildStarted{ChildId::nats});
+  };
+  World w;
+  // Before the hub's verdict nats-server does not list the connection; /healthz and the local
+  // client already answer.
+  CheckResult judging = w.good();
+  judging.leaf_listed = judging.leaf_accepted = false;
+  judging.upstream.clear();
+  start(w);
+  w.feed(created);
+  REQUIRE(w.checks == 1);
+  w.feed(judging);
+  CHECK_FALSE(w.sup.ready());
+  w.feed(accepted);
+  CHECK(w.sup.ready());  // at once
+  CHECK(w.checks == 1);  // without another look
+  CHECK(w.sup.upstream_in_use() == "127.0.0.1:7422");  // from the line
+
+  // Once accepted, a check begun after the line must see the connection listed.
+  w.advance(5s);
+  REQUIRE(w.checks == 2);
+  w.feed(judging);
+  CHECK_FALSE(w.sup.ready());
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+
+  // A new connection after a close: what a check saw before its first line does not count.
+  w.feed(closed);
+  CheckResult between = judging;
+  between.failure = "no leaf connection to the upstream yet";
+  w.feed(between);      // /healthz and the client fine, no leaf
+  CHECK_FALSE(w.sup.ready());
+  w.feed(created);      // a check begins
+  w.feed(accepted);     // while it is in flight: the line is noted
+  CHECK_FALSE(w.sup.ready());
+  w.feed(judging);      // begun before the line: not listed yet, and need not be
+  CHECK(w.sup.ready());
+
+  // A check of a previous nats-server does not count for a new one.
+  World restarted;
+  restarted.to_ready();
+  restarted.feed(ChildExited{ChildId::nats, 137, ""});
+  restarted.advance(10ms);  // the first restart does not wait
+  REQUIRE(restarted.spawned.size() == 2);
+  restarted.feed(ChildStarted{ChildId::nats});
+  restarted.feed(accepted);
+  CHECK_FALSE(restarted.sup.ready());
+
+  // Nor does a check that saw the local client failing.
+  World no_client;
+  start(no_client);
+  no_client.feed(created);
+  CheckResult mute = judging;
+  mute.client_ok = false;
+  no_client.feed(mute);
+  no_client.feed(accepted);
+  CHECK_FALSE(no_client.sup.ready());
+  CHECK(no_client.checks == 2);  // looks again
+}
+
 TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not come up, and names the timeout") {
   Policy p;
   p.ready_timeout = 20s;
