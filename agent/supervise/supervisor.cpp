@@ -218,6 +218,7 @@ void Supervisor::on_child_started(const ChildStarted& c, Actions& out) {
     return;
   }
   forget_leaf();
+  leaf_closed_ = false;
   fresh_after_seq_ = check_seq_;  // checks begun before this start were about another nats-server
   config_error_.clear();
   if (phase_ == Phase::stopping) return stop_next(out);  // raced with a stop: stop it too
@@ -330,13 +331,17 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // steady 5 ms: 100 agents starting on one node would spend on /leafz the CPU their
       // nats-servers need to come up (issue #10, P6).
       fast_checks_left_ = p_.fast_checks;
+      leaf_closed_ = false;
       fresh_after_seq_ = check_seq_;  // a check that counts at the acceptance is one of this connection
       return want_check(out);
     case NatsLineKind::leaf_closed:
       // Readiness drops at once; the reconnect takes at least leafnodes.reconnect (1 s), and its
       // own lines bring the next checks (no burst of checks meanwhile: 100 agents on one node
-      // would spend the CPU their reconnects need).
-      accepted_line_ = false;
+      // would spend the CPU their reconnects need). nats-server writes this line before it takes
+      // the connection off /leafz (client.go, closeConnection; the teardown follows): until the
+      // next connection's first line, what /leafz shows is the closed one's.
+      forget_leaf();
+      leaf_closed_ = true;
       fast_checks_left_ = 0;
       return want_check(out);
     case NatsLineKind::server_ready:
@@ -396,11 +401,14 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
 // Ready or not on the last check's result and the acceptance seen so far; how long a listed leaf
 // still has to settle when that is all that is missing.
 std::optional<Millis> Supervisor::judge(Actions& out) {
-  const CheckResult r = last_check_;  // a copy: its failure may say "settling" below
+  const CheckResult r = last_check_;
   std::optional<Millis> settle_left;
   bool leaf_ok = p_.dev;
   std::string upstream = r.upstream;
-  if (!p_.dev && accepted_line_ && (r.leaf_listed || last_check_seq_ <= accepted_seq_)) {
+  if (!p_.dev && leaf_closed_) {
+    leaf_seen_.reset();
+    last_check_.failure = "leaf connection closed; nats-server reconnects";
+  } else if (!p_.dev && accepted_line_ && (r.leaf_listed || last_check_seq_ <= accepted_seq_)) {
     // Listed before the line was written (see on_line): a check begun before the line need not
     // have seen it; one begun after must.
     leaf_ok = true;
@@ -419,7 +427,7 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
       leaf_ok = r.leaf_accepted || accepted_line_ || age >= p_.settle;
       if (!leaf_ok) {
         settle_left = p_.settle - age;
-        last_check_.failure = "leaf connection to " + r.upstream + " settling";
+        last_check_.failure = "leaf connection to " + r.upstream + " settling";  // what /readyz says
       }
       if (r.leaf_accepted) auth_error_.clear();
     }
@@ -429,7 +437,8 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
   if (now_ready && !ready_) {
     set_ready(true, p_.dev ? "dev nats-server up" : "leaf connected to " + upstream, out);
   } else if (!now_ready && ready_) {
-    set_ready(false, r.failure.empty() ? "readiness check failed" : r.failure, out);
+    const std::string& why = last_check_.failure;
+    set_ready(false, why.empty() ? "readiness check failed" : why, out);
   }
   return settle_left;
 }

@@ -281,6 +281,12 @@ TEST_CASE("supervisor: the acceptance line is ready at once when a check of this
   w.feed(judging);      // begun before the line: not listed yet, and need not be
   CHECK(w.sup.ready());
 
+  // The closed line comes before nats-server takes the connection off /leafz: a check that
+  // still sees it listed drops readiness all the same.
+  w.feed(closed);
+  w.feed(w.good());
+  CHECK_FALSE(w.sup.ready());
+
   // A check of a previous nats-server does not count for a new one.
   World restarted;
   restarted.to_ready();
