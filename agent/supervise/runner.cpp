@@ -79,6 +79,7 @@ class Runner {
     p.stop_timeout = c_.stop_timeout();
     p.leaf_down_restart = c_.leaf_down_restart();
     p.dev = c_.dev();
+    p.acceptance_line = !c_.dev() && c_.agent.template_path.empty();  // the built-in leaf logs it
     p.has_host = !host_cmd_.empty();
     p.init_only = init_only_;
     p.refreshable = !c_.dev() && c_.credentials.source != "env";

@@ -325,12 +325,13 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       }
       return want_check(out);
     case NatsLineKind::leaf_connected:
-      // The acceptance line that normally follows brings its own check. Without one (a leaf
-      // that extends JetStream into the hub's domain logs none), /leafz shows the hub's
-      // acceptance a moment later: look now, then at doubling intervals. Doubling, not a
-      // steady 5 ms: 100 agents starting on one node would spend on /leafz the CPU their
+      // One check of this connection now (/healthz, the local client): the acceptance line that
+      // follows from the built-in template's leaf then makes ready at once. A user template's
+      // leaf may log none (one that extends JetStream into the hub's domain): then /leafz shows
+      // the hub's acceptance a moment later, so look again at doubling intervals. Doubling, and
+      // only then: 100 agents starting on one node would spend on checks the CPU their
       // nats-servers need to come up (issue #10, P6).
-      fast_checks_left_ = p_.fast_checks;
+      fast_checks_left_ = p_.acceptance_line ? 0 : p_.fast_checks;
       leaf_closed_ = false;
       fresh_after_seq_ = check_seq_;  // a check that counts at the acceptance is one of this connection
       return want_check(out);

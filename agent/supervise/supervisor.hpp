@@ -49,6 +49,7 @@ struct Policy {
   int fast_checks = 7;                   // ...for about 640 ms (fast_check_delay)
   Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
   Millis settle{50};                     // a listed leaf without an acceptance signal counts after this
+  bool acceptance_line = false;          // the leaf logs the hub's acceptance (the built-in template's does)
   Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
   bool dev = false;                      // no upstream: the leaf check is always ok
   bool has_host = false;                 // run -- CMD

@@ -189,6 +189,19 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
     w.feed(w.leaf_down());
   }
   CHECK(delays == std::vector<Millis>{5ms, 10ms, 20ms, 40ms, 80ms, 160ms, 320ms, 500ms, 500ms, 500ms});
+
+  // A leaf that logs the hub's acceptance (the built-in template's) needs no fast checks: one
+  // check of the new connection, then the line.
+  Policy logs;
+  logs.acceptance_line = true;
+  World quiet(logs);
+  quiet.feed(Started{});
+  quiet.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  quiet.feed(ChildStarted{ChildId::nats});
+  quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
+  CHECK(quiet.checks == 1);
+  quiet.feed(quiet.leaf_down());
+  CHECK(quiet.due_in(TimerKind::check) == 500ms);
 }
 
 TEST_CASE("supervisor: fast_check_delay doubles from the first") {
