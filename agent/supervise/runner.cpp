@@ -384,11 +384,12 @@ class Runner {
     }
   }
 
-  void do_action(const supervise::RunCheck&) {
-    worker_.post([this]() -> Worker::Completion {
+  void do_action(const supervise::RunCheck& check) {
+    worker_.post([this, seq = check.seq]() -> Worker::Completion {
       health::LeafInfo info;
       const health::Report r = health::check_all(c_, true, &info, *local_client_);
       supervise::CheckResult res;
+      res.seq = seq;
       res.server_ok = r.server.ok;
       res.healthz_ok = r.healthz.ok;
       res.leaf_listed = r.leaf.ok;

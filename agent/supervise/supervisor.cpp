@@ -292,7 +292,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
         // already holds the newer credentials, read at the reconnect.
         out.push_back(Log{Log::info, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user " +
                                          refresh_.current->subject + ")"});
-        forget_leaf();
+        lose_leaf("the leaf reconnects with rotated credentials", out);
         return want_check(out);
       }
       [[fallthrough]];
@@ -303,11 +303,11 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
                               ": check that the hub trusts this account and the user is not revoked or expired";
       if (msg != auth_error_) out.push_back(Log{Log::error, msg});
       auth_error_ = msg;
-      forget_leaf();  // whatever /leafz lists now is being refused
+      lose_leaf(msg, out);  // whatever /leafz lists now is being refused
       return want_check(out);
     }
     case NatsLineKind::leaf_error:
-      forget_leaf();
+      lose_leaf("leaf connection error: " + l.message, out);
       want_diagnosis(out);
       return want_check(out);
     case NatsLineKind::leaf_accepted:
@@ -315,13 +315,14 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // (/leafz) before it logs this line (leafnode.go, addLeafNodeConnection), so the line stands
       // for both. When a check begun since this connection's first line has already seen /healthz
       // ok and a local client talking, the verdict was all that was missing: ready now, not one
-      // check later (issue #10, P2).
+      // check later (issue #10, P2). Judged once the lines read with it are in: a hub can send
+      // its INFO and then refuse (an -ERR right behind it, e.g. leafnodes.min_version).
       accepted_line_ = true;
       accepted_from_ = l.message.substr(0, l.message.find(" - "));
       accepted_seq_ = check_seq_;
-      if (!ready_ && phase_ != Phase::stopping && running(ChildId::nats) && last_check_seq_ > fresh_after_seq_) {
-        judge(out);
-        if (ready_) return;
+      if (!ready_ && last_check_seq_ > fresh_after_seq_) {
+        out.push_back(Schedule{TimerKind::verdict, Millis(0)});
+        return;
       }
       return want_check(out);
     case NatsLineKind::leaf_connected:
@@ -341,8 +342,9 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // would spend the CPU their reconnects need). nats-server writes this line before it takes
       // the connection off /leafz (client.go, closeConnection; the teardown follows): until the
       // next connection's first line, what /leafz shows is the closed one's.
-      forget_leaf();
+      lose_leaf("leaf connection closed; nats-server reconnects", out);
       leaf_closed_ = true;
+      fresh_after_seq_ = check_seq_;
       fast_checks_left_ = 0;
       return want_check(out);
     case NatsLineKind::server_ready:
@@ -381,16 +383,16 @@ void Supervisor::want_check(Actions& out) {
   }
   check_in_flight_ = true;
   check_wanted_ = false;
-  ++check_seq_;
   out.push_back(CancelTimer{TimerKind::check});
-  out.push_back(RunCheck{});
+  out.push_back(RunCheck{++check_seq_});
 }
 
 void Supervisor::on_check(const CheckResult& r, Actions& out) {
+  if (r.seq != check_seq_) return;  // begun before a nats-server exit: another server's answer
   check_in_flight_ = false;
   if (phase_ == Phase::stopping || !running(ChildId::nats)) return;  // a result about a server that is gone
   last_check_ = r;
-  last_check_seq_ = check_seq_;
+  last_check_seq_ = r.seq;
   const std::optional<Millis> settle_left = judge(out);
   if (check_wanted_) {
     check_wanted_ = false;
@@ -406,17 +408,25 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
   std::optional<Millis> settle_left;
   bool leaf_ok = p_.dev;
   std::string upstream = r.upstream;
+  // What /leafz showed counts only from a check begun since this nats-server started and its
+  // current leaf connection's first line; before that it was another connection's.
+  const bool listed = r.leaf_listed && last_check_seq_ > fresh_after_seq_;
   if (!p_.dev && leaf_closed_) {
     leaf_seen_.reset();
     last_check_.failure = "leaf connection closed; nats-server reconnects";
-  } else if (!p_.dev && accepted_line_ && (r.leaf_listed || last_check_seq_ <= accepted_seq_)) {
+  } else if (!p_.dev && accepted_line_ && (listed || last_check_seq_ <= accepted_seq_)) {
     // Listed before the line was written (see on_line): a check begun before the line need not
     // have seen it; one begun after must.
     leaf_ok = true;
     if (upstream.empty()) upstream = accepted_from_;
     auth_error_.clear();
+  } else if (!p_.dev && p_.acceptance_line) {
+    // The built-in template's leaf logs every acceptance: without the line, nothing on /leafz
+    // counts (a hub may list, then refuse: leafnodes.min_version).
+    leaf_seen_.reset();
+    if (listed) last_check_.failure = "leaf connection to " + r.upstream + " not accepted by the hub yet";
   } else if (!p_.dev) {
-    if (!r.leaf_listed) {
+    if (!listed) {
       leaf_seen_.reset();
     } else {
       if (!leaf_seen_) leaf_seen_ = now_;
@@ -447,6 +457,11 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
 void Supervisor::forget_leaf() {
   leaf_seen_.reset();
   accepted_line_ = false;
+}
+
+void Supervisor::lose_leaf(const std::string& why, Actions& out) {
+  forget_leaf();
+  if (ready_) set_ready(false, why, out);  // at once, not at the next check's result
 }
 
 void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
@@ -507,6 +522,11 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
     }
     case TimerKind::check:
       return want_check(out);
+    case TimerKind::verdict:
+      if (ready_ || phase_ == Phase::stopping || !running(ChildId::nats) || !accepted_line_) return;
+      judge(out);
+      if (!ready_) want_check(out);
+      return;
     case TimerKind::diagnose:
       return want_diagnosis(out);
     case TimerKind::restart_nats:
@@ -592,7 +612,7 @@ void Supervisor::stop(Actions& out) {
   if (phase_ != Phase::stopping) {
     if (ready_) set_ready(false, "stopping", out);
     phase_ = Phase::stopping;
-    for (auto k : {TimerKind::check, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
+    for (auto k : {TimerKind::check, TimerKind::verdict, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
                    TimerKind::leaf_down, TimerKind::refresh, TimerKind::expiry_alarm, TimerKind::diagnose}) {
       out.push_back(CancelTimer{k});
     }

@@ -28,6 +28,7 @@ const char* child_name(ChildId id);
 enum class TimerKind {
   ready_deadline,  // agent.ready_timeout since start
   check,           // next readiness check
+  verdict,         // the acceptance line, judged once the lines read with it are in
   restart_nats,    // restart backoff elapsed
   stop_host,       // the host's stop timeout: SIGKILL
   stop_nats,       // nats-server's stop timeout: SIGKILL
@@ -94,6 +95,7 @@ struct LogLine {
   NatsLine line;
 };
 struct CheckResult {
+  long seq = 0;                // the RunCheck's
   bool server_ok = false, healthz_ok = false, leaf_listed = false, client_ok = false;
   bool leaf_accepted = false;  // an acceptance signal from the hub (RTT, or its subscriptions)
   std::string upstream;        // "ip:port" of the hub end when listed
@@ -140,7 +142,9 @@ struct Schedule {
 struct CancelTimer {
   TimerKind kind;
 };
-struct RunCheck {};
+struct RunCheck {
+  long seq = 0;  // numbered as they begin; the result carries it back
+};
 struct RunRefresh {};
 // Probe the upstream URLs directly, beside nats-server's own attempt, to name why the leaf is not
 // up yet (answer UpstreamDiagnosed). Only while nats-server has not been ready yet.
@@ -230,7 +234,8 @@ class Supervisor {
   void want_check(Actions& out);     // run a check now, or right after the one in flight
   void next_check(Actions& out, std::optional<Millis> settle_left);
   std::optional<Millis> judge(Actions& out);  // last_check_ + acceptance: ready or not
-  void forget_leaf();                 // the leaf connection is gone or refused: no acceptance yet
+  void forget_leaf();                 // no acceptance of a leaf connection yet
+  void lose_leaf(const std::string& why, Actions& out);  // ...because it is gone or refused: not ready
   void set_ready(bool ready, const std::string& why, Actions& out);
   void fail(int code, const std::string& error, Actions& out);
   void stop(Actions& out);           // begin (or continue) the ordered stop

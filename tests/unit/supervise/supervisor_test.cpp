@@ -19,12 +19,23 @@ struct World {
   std::map<TimerKind, TimePoint> timers;
   std::vector<ChildId> spawned;
   std::vector<std::pair<ChildId, int>> signals;
+  long last_check_seq = 0;
+  bool check_outstanding = false;
   int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0, diagnoses = 0;
   std::vector<bool> ready_changes;
   std::optional<Exit> exit;
   std::vector<std::string> logs;
 
   void feed(const Event& e) {
+    if (const auto* r = std::get_if<CheckResult>(&e); r && r->seq == 0) {
+      // A result answers a check, as the runner's do: the one outstanding, else one asked for now.
+      if (!check_outstanding) feed(TimerFired{TimerKind::check});
+      CheckResult numbered = *r;
+      numbered.seq = last_check_seq;
+      check_outstanding = false;
+      for (const auto& a : sup.on(numbered, now)) apply(a);
+      return;
+    }
     for (const auto& a : sup.on(e, now)) apply(a);
   }
   void apply(const Action& a) {
@@ -32,7 +43,7 @@ struct World {
     if (auto* c = std::get_if<CancelTimer>(&a)) timers.erase(c->kind);
     if (auto* s = std::get_if<Spawn>(&a)) spawned.push_back(s->child);
     if (auto* s = std::get_if<SendSignal>(&a)) signals.emplace_back(s->child, s->sig);
-    if (std::get_if<RunCheck>(&a)) ++checks;
+    if (auto* c = std::get_if<RunCheck>(&a)) ++checks, last_check_seq = c->seq, check_outstanding = true;
     if (std::get_if<RunRefresh>(&a)) ++refreshes;
     if (std::get_if<RunDiagnosis>(&a)) ++diagnoses;
     if (std::get_if<RunBootstrap>(&a)) ++bootstraps;
@@ -244,82 +255,137 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
         NatsLineKind::other);
 }
 
-TEST_CASE("supervisor: the acceptance line is ready at once when a check of this nats-server passed the rest") {
-  const auto line = [](const std::string& what) {
-    return LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - " + what)};
-  };
-  const auto created = line("Leafnode connection created for account: $G ");
-  const auto accepted = line("JetStream Not Extended, adding deny [$JS.API.> $KV.> $OBJ.>] for account \"$G\"");
-  const auto closed = line("Leafnode connection closed: Client Closed account: $G");
-  REQUIRE(created.line.kind == NatsLineKind::leaf_connected);
-  REQUIRE(closed.line.kind == NatsLineKind::leaf_closed);
-  const auto start = [](World& w) {
-    w.feed(Started{});
-    w.feed(BootstrapDone{true, 0, "", "", {}, 0});
-    w.feed(ChildStarted{ChildId::nats});
-  };
-  World w;
-  // Before the hub's verdict nats-server does not list the connection; /healthz and the local
-  // client already answer.
-  CheckResult judging = w.good();
-  judging.leaf_listed = judging.leaf_accepted = false;
-  judging.upstream.clear();
+namespace {
+LogLine leaf_line(const std::string& what) {
+  return LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - " + what)};
+}
+const LogLine kCreated = leaf_line("Leafnode connection created for account: $G ");
+const LogLine kAccepted = leaf_line("JetStream Not Extended, adding deny [$JS.API.> $KV.> $OBJ.>] for account \"$G\"");
+const LogLine kClosed = leaf_line("Leafnode connection closed: Client Closed account: $G");
+
+// The built-in template's leaf: it logs every acceptance.
+Policy builtin() {
+  Policy p;
+  p.acceptance_line = true;
+  return p;
+}
+void start(World& w) {
+  w.feed(Started{});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(ChildStarted{ChildId::nats});
+}
+// Before the hub's verdict nats-server does not list the connection; /healthz and the local
+// client already answer.
+CheckResult judging() {
+  CheckResult r = World().good();
+  r.leaf_listed = r.leaf_accepted = false;
+  r.upstream.clear();
+  r.failure = "no leaf connection to the upstream yet";
+  return r;
+}
+}  // namespace
+
+TEST_CASE("supervisor: the acceptance line is ready at once when a check of this connection passed the rest") {
+  REQUIRE(kCreated.line.kind == NatsLineKind::leaf_connected);
+  REQUIRE(kAccepted.line.kind == NatsLineKind::leaf_accepted);
+  REQUIRE(kClosed.line.kind == NatsLineKind::leaf_closed);
+  World w(builtin());
   start(w);
-  w.feed(created);
+  w.feed(kCreated);
   REQUIRE(w.checks == 1);
-  w.feed(judging);
+  w.feed(judging());
   CHECK_FALSE(w.sup.ready());
-  w.feed(accepted);
-  CHECK(w.sup.ready());  // at once
-  CHECK(w.checks == 1);  // without another look
+  w.feed(kAccepted);
+  CHECK_FALSE(w.sup.ready());  // judged once the lines read with it are in...
+  w.advance(0ms);
+  CHECK(w.sup.ready());        // ...at once
+  CHECK(w.checks == 1);        // without another look
   CHECK(w.sup.upstream_in_use() == "127.0.0.1:7422");  // from the line
 
   // Once accepted, a check begun after the line must see the connection listed.
   w.advance(5s);
   REQUIRE(w.checks == 2);
-  w.feed(judging);
+  w.feed(judging());
   CHECK_FALSE(w.sup.ready());
   w.feed(w.good());
   CHECK(w.sup.ready());
 
-  // A new connection after a close: what a check saw before its first line does not count.
-  w.feed(closed);
-  CheckResult between = judging;
-  between.failure = "no leaf connection to the upstream yet";
-  w.feed(between);      // /healthz and the client fine, no leaf
+  // The closed line drops readiness itself, before any check: nats-server writes it before it
+  // takes the connection off /leafz, so a check may still see the connection listed.
+  w.feed(kClosed);
   CHECK_FALSE(w.sup.ready());
-  w.feed(created);      // a check begins
-  w.feed(accepted);     // while it is in flight: the line is noted
-  CHECK_FALSE(w.sup.ready());
-  w.feed(judging);      // begun before the line: not listed yet, and need not be
-  CHECK(w.sup.ready());
-
-  // The closed line comes before nats-server takes the connection off /leafz: a check that
-  // still sees it listed drops readiness all the same.
-  w.feed(closed);
   w.feed(w.good());
   CHECK_FALSE(w.sup.ready());
 
-  // A check of a previous nats-server does not count for a new one.
-  World restarted;
+  // The next connection: what a check saw before its first line does not count...
+  w.feed(kCreated);     // a check begins
+  w.feed(kAccepted);    // while it is in flight: the line is noted
+  w.advance(0ms);
+  CHECK_FALSE(w.sup.ready());
+  w.feed(judging());    // ...but one begun after it and before the line need not see it listed
+  CHECK(w.sup.ready());
+}
+
+TEST_CASE("supervisor: an acceptance line does not count without a fresh check, a working client, or past a refusal") {
+  // A check begun before this connection's first line.
+  World early(builtin());
+  start(early);
+  early.advance(200ms);  // the fallback check, in flight when the line comes
+  REQUIRE(early.checks == 1);
+  early.feed(kCreated);
+  early.feed(judging());  // its result: then the check the line asked for
+  CHECK(early.checks == 2);
+  early.feed(kAccepted);
+  early.advance(0ms);
+  CHECK_FALSE(early.sup.ready());
+  early.feed(judging());  // the check of this connection, begun before the line
+  CHECK(early.sup.ready());
+
+  // A check that saw the local client failing.
+  World mute(builtin());
+  start(mute);
+  mute.feed(kCreated);
+  CheckResult no_client = judging();
+  no_client.client_ok = false;
+  mute.feed(no_client);
+  mute.feed(kAccepted);
+  mute.advance(0ms);
+  CHECK_FALSE(mute.sup.ready());
+  CHECK(mute.checks == 2);  // looks again
+
+  // A hub that sends its INFO and refuses right behind it (an -ERR read with the line, e.g.
+  // leafnodes.min_version), then keeps the connection listed while it waits to close it.
+  World refused(builtin());
+  start(refused);
+  refused.feed(kCreated);
+  refused.feed(judging());
+  refused.feed(kAccepted);
+  refused.feed(LogLine{classify_nats_line(
+      "[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:4 - Leafnode Error 'connection rejected since minimum version required is \"2.10.0\"'")});
+  refused.advance(0ms);
+  CHECK_FALSE(refused.sup.ready());
+  for (int i = 0; i < 10; ++i) {  // listed with RTT for 5 s: no settle time makes it count
+    refused.advance(500ms);
+    refused.feed(refused.good());
+  }
+  CHECK(refused.ready_changes.empty());
+
+  // A check of a previous nats-server.
+  World restarted(builtin());
   restarted.to_ready();
-  restarted.feed(ChildExited{ChildId::nats, 137, ""});
+  restarted.advance(5s);  // a periodic check begins...
+  const long old_check = restarted.last_check_seq;
+  restarted.feed(ChildExited{ChildId::nats, 137, ""});  // ...and its server dies
   restarted.advance(10ms);  // the first restart does not wait
-  REQUIRE(restarted.spawned.size() == 2);
+  REQUIRE(restarted.spawns_of(ChildId::nats) == 1);
   restarted.feed(ChildStarted{ChildId::nats});
-  restarted.feed(accepted);
+  restarted.feed(kCreated);
+  restarted.feed(kAccepted);
+  CheckResult stale = restarted.good();
+  stale.seq = old_check;  // the dead server's answer, late
+  restarted.feed(stale);
+  restarted.advance(0ms);
   CHECK_FALSE(restarted.sup.ready());
-
-  // Nor does a check that saw the local client failing.
-  World no_client;
-  start(no_client);
-  no_client.feed(created);
-  CheckResult mute = judging;
-  mute.client_ok = false;
-  no_client.feed(mute);
-  no_client.feed(accepted);
-  CHECK_FALSE(no_client.sup.ready());
-  CHECK(no_client.checks == 2);  // looks again
 }
 
 TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not come up, and names the timeout") {
