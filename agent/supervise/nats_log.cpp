@@ -67,6 +67,11 @@ NatsLine classify_nats_line(std::string_view line) {
     out.kind = NatsLineKind::leaf_connected;
   } else if (leaf_connection_line(m, "Leafnode connection closed")) {
     out.kind = NatsLineKind::leaf_closed;
+  } else if (leaf_connection_line(m, "Leafnode Error") &&
+             (contains(m, "connection rejected") || contains(m, "Loop detected") || contains(m, "same cluster name"))) {
+    // The hub's -ERR before it closes the connection (leafnode.go: the minimum version check
+    // sends it right after its INFO, and holds the connection a few seconds before closing).
+    out.kind = NatsLineKind::leaf_rejected;
   } else if (leaf_connection_line(m, "Leafnode Error") || starts_with(m, "Error trying to connect as leafnode")) {
     out.kind = NatsLineKind::leaf_error;
   } else if (m == "Server is ready") {

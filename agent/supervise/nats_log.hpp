@@ -15,7 +15,9 @@ enum class NatsLineKind {
   leaf_connected,    // "Leafnode connection created ..." (the hub has not judged the credentials yet)
   leaf_accepted,     // "... - lid:N - JetStream Not Extended ...": the hub has accepted the credentials
   leaf_closed,       // "Leafnode connection closed: ..."
-  leaf_error,        // "Leafnode Error ..." (the hub sent -ERR) or a failed connect attempt
+  leaf_error,        // "Leafnode Error ..." (the hub sent -ERR; the connection stays) or a failed connect attempt
+  leaf_rejected,     // "Leafnode Error ..." that the hub follows by dropping the connection (minimum
+                     // version, loop detected, same cluster name): not accepted, whatever came before
   auth_refused,      // the hub said "Authorization Violation"
   auth_expired,      // the hub said "User/Account Authentication Expired"
   creds_malformed,   // nats-server could not parse the credentials file we wrote

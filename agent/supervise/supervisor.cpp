@@ -248,6 +248,7 @@ void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
   out.push_back(CancelTimer{TimerKind::check});
   out.push_back(CancelTimer{TimerKind::stable});
   check_in_flight_ = false;
+  ++check_seq_;  // the answer of a check in flight, late, would be about the dead server
   if (!c.error.empty()) return fail(6, c.error, out);
   if (!ever_ready_) {
     if (!config_error_.empty()) {
@@ -306,8 +307,17 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       lose_leaf(msg, out);  // whatever /leafz lists now is being refused
       return want_check(out);
     }
+    case NatsLineKind::leaf_rejected:
+      // Not accepted, whatever its INFO made the leaf log: nothing about this connection counts.
+      lose_leaf("the upstream rejected the leaf connection: " + l.message, out);
+      leaf_closed_ = true;
+      fresh_after_seq_ = check_seq_;
+      want_diagnosis(out);
+      return want_check(out);
     case NatsLineKind::leaf_error:
-      lose_leaf("leaf connection error: " + l.message, out);
+      // An -ERR does not end a leaf connection (client.go processErr): a permissions violation
+      // or a subscription limit leaves it up and accepted. If the hub drops it, the closed line
+      // says so.
       want_diagnosis(out);
       return want_check(out);
     case NatsLineKind::leaf_accepted:
@@ -413,10 +423,11 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
   const bool listed = r.leaf_listed && last_check_seq_ > fresh_after_seq_;
   if (!p_.dev && leaf_closed_) {
     leaf_seen_.reset();
-    last_check_.failure = "leaf connection closed; nats-server reconnects";
-  } else if (!p_.dev && accepted_line_ && (listed || last_check_seq_ <= accepted_seq_)) {
-    // Listed before the line was written (see on_line): a check begun before the line need not
-    // have seen it; one begun after must.
+    last_check_.failure = leaf_lost_why_;
+  } else if (!p_.dev && accepted_line_ && last_check_seq_ > fresh_after_seq_ &&
+             (listed || last_check_seq_ <= accepted_seq_)) {
+    // Listed before the line was written (see on_line): a check of this connection begun before
+    // the line need not have seen it; one begun after must.
     leaf_ok = true;
     if (upstream.empty()) upstream = accepted_from_;
     auth_error_.clear();
@@ -461,6 +472,8 @@ void Supervisor::forget_leaf() {
 
 void Supervisor::lose_leaf(const std::string& why, Actions& out) {
   forget_leaf();
+  leaf_lost_why_ = why;
+  last_check_.failure = why;  // what /readyz says until the next check
   if (ready_) set_ready(false, why, out);  // at once, not at the next check's result
 }
 

@@ -252,6 +252,7 @@ class Supervisor {
   bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
   std::string accepted_from_;       // the hub's address in that line
   bool leaf_closed_ = false;        // since the leaf's closed line, until a new connection's first
+  std::string leaf_lost_why_;       // what closed it (or the hub's rejection)
   bool diagnosis_in_flight_ = false;
   int fast_checks_left_ = 0;
   int restarts_ = 0, restarts_since_stable_ = 0;

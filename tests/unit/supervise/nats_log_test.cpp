@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "agent/supervise/nats_log.hpp"
 
 using namespace leaf::supervise;
@@ -14,6 +16,15 @@ TEST_CASE("nats_log: levels and kinds of nats-server 2.9 lines") {
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'User Authentication Expired'").kind == NatsLineKind::auth_expired);
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'Authorization Violation'").kind == NatsLineKind::auth_refused);
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'Stale Connection'").kind == NatsLineKind::leaf_error);
+  // -ERRs the hub follows by closing the connection (nats-server leafnode.go), and one it does not.
+  for (const char* err : {"connection rejected since minimum version required is \"2.10.0\"",
+                          "Loop detected for leafnode account=\"$G\". Delaying attempt to reconnect for 30s",
+                          "remote leafnode has same cluster name"}) {
+    CHECK(classify_nats_line(std::string("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error '") + err + "'").kind ==
+          NatsLineKind::leaf_rejected);
+  }
+  CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [ERR] 127.0.0.1:7422 - lid:5 - Leafnode Error 'Permissions Violation for Publish to \"x\"'").kind ==
+        NatsLineKind::leaf_error);
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] 127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed").kind == NatsLineKind::leaf_closed);
   CHECK(classify_nats_line("[1] 2026/11/22 16:25:43.117540 [INF] Server is ready").kind == NatsLineKind::server_ready);
   const auto ftl = classify_nats_line("[1] 2026/11/22 16:25:43.117540 [FTL] Error listening on port");

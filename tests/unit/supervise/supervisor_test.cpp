@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include "agent/supervise/supervisor.hpp"
 
@@ -370,22 +371,106 @@ TEST_CASE("supervisor: an acceptance line does not count without a fresh check, 
   }
   CHECK(refused.ready_changes.empty());
 
-  // A check of a previous nats-server.
+  // A check of a previous nats-server, answering late.
   World restarted(builtin());
-  restarted.to_ready();
+  start(restarted);
+  restarted.feed(kCreated);
+  restarted.feed(judging());
+  restarted.feed(kAccepted);
+  restarted.advance(0ms);
+  REQUIRE(restarted.sup.ready());
   restarted.advance(5s);  // a periodic check begins...
   const long old_check = restarted.last_check_seq;
   restarted.feed(ChildExited{ChildId::nats, 137, ""});  // ...and its server dies
   restarted.advance(10ms);  // the first restart does not wait
-  REQUIRE(restarted.spawns_of(ChildId::nats) == 1);
+  REQUIRE(restarted.spawns_of(ChildId::nats) == 2);  // the first start, and the restart
   restarted.feed(ChildStarted{ChildId::nats});
-  restarted.feed(kCreated);
+  restarted.feed(kCreated);  // a check of the new server begins
   restarted.feed(kAccepted);
   CheckResult stale = restarted.good();
-  stale.seq = old_check;  // the dead server's answer, late
+  stale.seq = old_check;  // the dead server's answer
   restarted.feed(stale);
   restarted.advance(0ms);
   CHECK_FALSE(restarted.sup.ready());
+  restarted.feed(judging());  // the new server's
+  CHECK(restarted.sup.ready());
+
+  // A check begun before the connection closed, answering after the next one's lines.
+  World slow(builtin());
+  start(slow);
+  slow.feed(kCreated);
+  slow.feed(judging());
+  slow.feed(kAccepted);
+  slow.advance(0ms);
+  REQUIRE(slow.sup.ready());
+  slow.advance(5s);  // a periodic check begins, and takes long
+  slow.feed(kClosed);
+  slow.feed(kCreated);
+  slow.feed(kAccepted);
+  slow.advance(0ms);
+  slow.feed(slow.good());  // its answer: about the closed connection
+  CHECK_FALSE(slow.sup.ready());
+  slow.feed(slow.good());  // the check the lines asked for: begun after the line, it sees the listing
+  CHECK(slow.sup.ready());
+}
+
+TEST_CASE("supervisor: the late answer of a check of a nats-server that has since exited is dropped") {
+  Policy p;
+  p.dev = true;  // no leaf lines to go by: only the numbering tells
+  World w(p);
+  start(w);
+  w.feed(w.good());
+  REQUIRE(w.sup.ready());
+  w.advance(5s);  // a periodic check begins...
+  const long old_check = w.last_check_seq;
+  w.feed(ChildExited{ChildId::nats, 137, ""});  // ...and its server dies
+  w.advance(10ms);
+  w.feed(ChildStarted{ChildId::nats});
+  CheckResult stale = w.good();
+  stale.seq = old_check;
+  w.feed(stale);  // before any check of the new server has begun
+  CHECK_FALSE(w.sup.ready());
+  w.advance(200ms);  // the new server's first check
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+}
+
+TEST_CASE("supervisor: the hub's refusals drop readiness at once but an -ERR that leaves the connection up does not") {
+  const auto ready_world = [] {
+    auto w = std::make_unique<World>(builtin());
+    start(*w);
+    w->feed(kCreated);
+    w->feed(judging());
+    w->feed(kAccepted);
+    w->advance(0ms);
+    return w;
+  };
+  const auto err = [](const std::string& what) {
+    return LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:4 - Leafnode Error '" + what + "'")};
+  };
+  // A permissions violation or a subscription limit: the hub keeps the connection.
+  for (const char* what : {"Permissions Violation for Publish to \"x\"", "maximum subscriptions exceeded"}) {
+    auto w = ready_world();
+    REQUIRE(w->sup.ready());
+    w->feed(err(what));
+    CHECK(w->sup.ready());
+    w->advance(5s);
+    w->feed(w->good());
+    CHECK(w->sup.ready());
+  }
+  // Refused credentials: not ready before any check, and /readyz says why.
+  auto refused = ready_world();
+  refused->feed(err("Authorization Violation"));
+  CHECK_FALSE(refused->sup.ready());
+  CHECK(refused->sup.last_check().failure.find("refused the leaf credentials") != std::string::npos);
+  // A rejection the hub follows with a close: a listing with RTT meanwhile does not bring it back.
+  auto rejected = ready_world();
+  rejected->feed(err("connection rejected since minimum version required is \"2.10.0\""));
+  CHECK_FALSE(rejected->sup.ready());
+  rejected->advance(5s);
+  rejected->feed(rejected->good());
+  CHECK_FALSE(rejected->sup.ready());
+  CHECK(rejected->sup.last_check().failure.find("rejected the leaf connection") != std::string::npos);
 }
 
 TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not come up, and names the timeout") {
