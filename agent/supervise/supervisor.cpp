@@ -321,23 +321,20 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       want_diagnosis(out);
       return want_check(out);
     case NatsLineKind::leaf_accepted:
-      // The hub's verdict, from the server's own code path. nats-server lists the connection
-      // (/leafz) before it logs this line (leafnode.go, addLeafNodeConnection), so the line stands
-      // for both. When a check begun since this connection's first line has already seen /healthz
-      // ok and a local client talking, the verdict was all that was missing: ready now, not one
-      // check later (issue #10, P2). Judged once the lines read with it are in: a hub can send
-      // its INFO and then refuse (an -ERR right behind it, e.g. leafnodes.min_version).
+      // The hub's INFO after CONNECT, from the server's own code path; nats-server lists the
+      // connection (/leafz) before it logs this line (leafnode.go, addLeafNodeConnection). It is
+      // not yet the verdict: a hub can send that INFO and refuse right behind it
+      // (leafnodes.min_version sends INFO, then -ERR, and holds the connection 5 s). A hub that
+      // accepts sends its subscription interest with the INFO: the check this line asks for sees
+      // it on /leafz, or the fast checks after it do.
       accepted_line_ = true;
       accepted_from_ = l.message.substr(0, l.message.find(" - "));
       accepted_seq_ = check_seq_;
-      if (!ready_ && last_check_seq_ > fresh_after_seq_) {
-        out.push_back(Schedule{TimerKind::verdict, Millis(0)});
-        return;
-      }
+      if (p_.acceptance_line) fast_checks_left_ = p_.fast_checks;
       return want_check(out);
     case NatsLineKind::leaf_connected:
       // One check of this connection now (/healthz, the local client): the acceptance line that
-      // follows from the built-in template's leaf then makes ready at once. A user template's
+      // follows from the built-in template's leaf brings its own checks. A user template's
       // leaf may log none (one that extends JetStream into the hub's domain): then /leafz shows
       // the hub's acceptance a moment later, so look again at doubling intervals. Doubling, and
       // only then: 100 agents starting on one node would spend on checks the CPU their
@@ -352,7 +349,8 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // would spend the CPU their reconnects need). nats-server writes this line before it takes
       // the connection off /leafz (client.go, closeConnection; the teardown follows): until the
       // next connection's first line, what /leafz shows is the closed one's.
-      lose_leaf("leaf connection closed; nats-server reconnects", out);
+      // After the hub's rejection of this connection, the rejection stays the reason given.
+      if (!leaf_closed_) lose_leaf("leaf connection closed; nats-server reconnects", out);
       leaf_closed_ = true;
       fresh_after_seq_ = check_seq_;
       fast_checks_left_ = 0;
@@ -424,18 +422,24 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
   if (!p_.dev && leaf_closed_) {
     leaf_seen_.reset();
     last_check_.failure = leaf_lost_why_;
+  } else if (!p_.dev && p_.acceptance_line) {
+    // The built-in template's leaf logs every acceptance: the line, then the hub's interest on
+    // /leafz seen by a check begun after it. Nothing else counts: no settle time, and no listing
+    // without the line (a hub may list, then refuse: leafnodes.min_version).
+    leaf_seen_.reset();
+    leaf_ok = accepted_line_ && last_check_seq_ > accepted_seq_ && listed && r.leaf_accepted;
+    if (leaf_ok) {
+      auth_error_.clear();
+    } else if (listed) {
+      last_check_.failure = "leaf connection to " + r.upstream + " not accepted by the hub yet";
+    }
   } else if (!p_.dev && accepted_line_ && last_check_seq_ > fresh_after_seq_ &&
              (listed || last_check_seq_ <= accepted_seq_)) {
-    // Listed before the line was written (see on_line): a check of this connection begun before
-    // the line need not have seen it; one begun after must.
+    // A user template's leaf that logs the line: listed before the line was written (see
+    // on_line), so a check of this connection begun before the line need not have seen it.
     leaf_ok = true;
     if (upstream.empty()) upstream = accepted_from_;
     auth_error_.clear();
-  } else if (!p_.dev && p_.acceptance_line) {
-    // The built-in template's leaf logs every acceptance: without the line, nothing on /leafz
-    // counts (a hub may list, then refuse: leafnodes.min_version).
-    leaf_seen_.reset();
-    if (listed) last_check_.failure = "leaf connection to " + r.upstream + " not accepted by the hub yet";
   } else if (!p_.dev) {
     if (!listed) {
       leaf_seen_.reset();
@@ -535,11 +539,6 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
     }
     case TimerKind::check:
       return want_check(out);
-    case TimerKind::verdict:
-      if (ready_ || phase_ == Phase::stopping || !running(ChildId::nats) || !accepted_line_) return;
-      judge(out);
-      if (!ready_) want_check(out);
-      return;
     case TimerKind::diagnose:
       return want_diagnosis(out);
     case TimerKind::restart_nats:
@@ -625,7 +624,7 @@ void Supervisor::stop(Actions& out) {
   if (phase_ != Phase::stopping) {
     if (ready_) set_ready(false, "stopping", out);
     phase_ = Phase::stopping;
-    for (auto k : {TimerKind::check, TimerKind::verdict, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
+    for (auto k : {TimerKind::check, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
                    TimerKind::leaf_down, TimerKind::refresh, TimerKind::expiry_alarm, TimerKind::diagnose}) {
       out.push_back(CancelTimer{k});
     }

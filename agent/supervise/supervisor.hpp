@@ -28,7 +28,6 @@ const char* child_name(ChildId id);
 enum class TimerKind {
   ready_deadline,  // agent.ready_timeout since start
   check,           // next readiness check
-  verdict,         // the acceptance line, judged once the lines read with it are in
   restart_nats,    // restart backoff elapsed
   stop_host,       // the host's stop timeout: SIGKILL
   stop_nats,       // nats-server's stop timeout: SIGKILL

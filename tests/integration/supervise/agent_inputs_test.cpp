@@ -255,6 +255,27 @@ TEST_CASE("the hub refusing the credentials: a clear error naming user and accou
   CHECK(file_mode(a.state("ready")) == -1);
 }
 
+TEST_CASE("a hub that sends its INFO and then rejects the leaf (leafnodes.min_version): never ready, exit 7 naming the rejection") {
+  Hub hub;
+  hub.stop();
+  std::string conf = read_file(hub.file("hub/hub.conf"));
+  const auto at = conf.find("leafnodes {\n");
+  REQUIRE(at != std::string::npos);
+  conf.insert(at + 12, "  min_version: \"2.10.0\"\n");  // above the leaf's 2.9.10
+  write_file(hub.file("hub/hub.conf"), conf);
+  hub.start();
+  AgentSetup a(hub);
+  a.toml["agent"]["ready_timeout"] = "\"4s\"";
+  const Result r = agent({"run", "-c", a.write_config()}, {}, "", 60s);
+  CHECK(r.code == 7);
+  CHECK(r.err.find("JetStream Not Extended") != std::string::npos);  // the line came...
+  CHECK(r.err.find("ready: leaf connected") == std::string::npos);   // ...and was not taken for acceptance
+  CHECK(r.err.find("leaf-agent: not ready within agent.ready_timeout (4 s): the upstream rejected the leaf connection") !=
+        std::string::npos);
+  CHECK(r.err.find("minimum version required") != std::string::npos);
+  CHECK(file_mode(a.state("ready")) == -1);
+}
+
 TEST_CASE("upstream problems: diagnosed in one line") {
   SUBCASE("unreachable: times out with the TCP reason, exit 5") {
     Hub hub;

@@ -235,10 +235,11 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
   listed.leaf_accepted = false;  // no hub interest seen on /leafz yet
   w.feed(listed);
   CHECK_FALSE(w.sup.ready());    // listed alone: the settle time applies
+  const int before = w.checks;
   w.feed(LogLine{accepted});
-  CHECK(w.checks == 1);          // looked at once
+  CHECK(w.checks == before + 1);  // looked at once
   w.feed(listed);
-  CHECK(w.sup.ready());          // no settle wait
+  CHECK(w.sup.ready());           // no settle wait
 
   // The line counts for the connection it was about: after a close, listed alone is not enough.
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - Leafnode connection closed: Client Closed")});
@@ -286,7 +287,7 @@ CheckResult judging() {
 }
 }  // namespace
 
-TEST_CASE("supervisor: the acceptance line is ready at once when a check of this connection passed the rest") {
+TEST_CASE("supervisor: with the built-in template the acceptance line and then the hub's interest make ready") {
   REQUIRE(kCreated.line.kind == NatsLineKind::leaf_connected);
   REQUIRE(kAccepted.line.kind == NatsLineKind::leaf_accepted);
   REQUIRE(kClosed.line.kind == NatsLineKind::leaf_closed);
@@ -297,19 +298,16 @@ TEST_CASE("supervisor: the acceptance line is ready at once when a check of this
   w.feed(judging());
   CHECK_FALSE(w.sup.ready());
   w.feed(kAccepted);
-  CHECK_FALSE(w.sup.ready());  // judged once the lines read with it are in...
-  w.advance(0ms);
-  CHECK(w.sup.ready());        // ...at once
-  CHECK(w.checks == 1);        // without another look
-  CHECK(w.sup.upstream_in_use() == "127.0.0.1:7422");  // from the line
-
-  // Once accepted, a check begun after the line must see the connection listed.
-  w.advance(5s);
-  REQUIRE(w.checks == 2);
-  w.feed(judging());
+  CHECK(w.checks == 2);  // looked at once
+  CheckResult no_interest = w.good();
+  no_interest.leaf_accepted = false;
+  w.feed(no_interest);   // listed, but the hub's subscriptions have not arrived yet
   CHECK_FALSE(w.sup.ready());
+  CHECK(w.due_in(TimerKind::check) == 5ms);  // looks again soon
+  w.advance(5ms);
   w.feed(w.good());
   CHECK(w.sup.ready());
+  CHECK(w.sup.upstream_in_use() == "127.0.0.1:7422");
 
   // The closed line drops readiness itself, before any check: nats-server writes it before it
   // takes the connection off /leafz, so a check may still see the connection listed.
@@ -318,54 +316,41 @@ TEST_CASE("supervisor: the acceptance line is ready at once when a check of this
   w.feed(w.good());
   CHECK_FALSE(w.sup.ready());
 
-  // The next connection: what a check saw before its first line does not count...
-  w.feed(kCreated);     // a check begins
-  w.feed(kAccepted);    // while it is in flight: the line is noted
-  w.advance(0ms);
+  // The next connection: a check begun before its acceptance line does not count...
+  w.feed(kCreated);      // a check begins
+  w.feed(kAccepted);     // while it is in flight
+  w.feed(w.good());      // its answer
   CHECK_FALSE(w.sup.ready());
-  w.feed(judging());    // ...but one begun after it and before the line need not see it listed
+  w.feed(w.good());      // ...the one the line asked for does
   CHECK(w.sup.ready());
 }
 
-TEST_CASE("supervisor: an acceptance line does not count without a fresh check, a working client, or past a refusal") {
-  // A check begun before this connection's first line.
-  World early(builtin());
-  start(early);
-  early.advance(200ms);  // the fallback check, in flight when the line comes
-  REQUIRE(early.checks == 1);
-  early.feed(kCreated);
-  early.feed(judging());  // its result: then the check the line asked for
-  CHECK(early.checks == 2);
-  early.feed(kAccepted);
-  early.advance(0ms);
-  CHECK_FALSE(early.sup.ready());
-  early.feed(judging());  // the check of this connection, begun before the line
-  CHECK(early.sup.ready());
-
+TEST_CASE("supervisor: an acceptance line does not count without the hub's interest, a working client, or past a refusal") {
   // A check that saw the local client failing.
   World mute(builtin());
   start(mute);
   mute.feed(kCreated);
-  CheckResult no_client = judging();
+  mute.feed(judging());
+  mute.feed(kAccepted);
+  CheckResult no_client = mute.good();
   no_client.client_ok = false;
   mute.feed(no_client);
-  mute.feed(kAccepted);
-  mute.advance(0ms);
   CHECK_FALSE(mute.sup.ready());
-  CHECK(mute.checks == 2);  // looks again
 
-  // A hub that sends its INFO and refuses right behind it (an -ERR read with the line, e.g.
-  // leafnodes.min_version), then keeps the connection listed while it waits to close it.
+  // A hub that sends its INFO and then refuses (leafnodes.min_version: -ERR, then it holds the
+  // connection listed for 5 s before closing it), whatever the order the agent reads it in.
   World refused(builtin());
   start(refused);
   refused.feed(kCreated);
   refused.feed(judging());
   refused.feed(kAccepted);
+  CheckResult listed_only = refused.good();
+  listed_only.leaf_accepted = false;  // no subscriptions from the hub, no RTT
+  refused.feed(listed_only);
+  CHECK_FALSE(refused.sup.ready());
   refused.feed(LogLine{classify_nats_line(
       "[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:4 - Leafnode Error 'connection rejected since minimum version required is \"2.10.0\"'")});
-  refused.advance(0ms);
-  CHECK_FALSE(refused.sup.ready());
-  for (int i = 0; i < 10; ++i) {  // listed with RTT for 5 s: no settle time makes it count
+  for (int i = 0; i < 10; ++i) {  // listed for 5 s: no settle time makes it count
     refused.advance(500ms);
     refused.feed(refused.good());
   }
@@ -377,7 +362,7 @@ TEST_CASE("supervisor: an acceptance line does not count without a fresh check, 
   restarted.feed(kCreated);
   restarted.feed(judging());
   restarted.feed(kAccepted);
-  restarted.advance(0ms);
+  restarted.feed(restarted.good());
   REQUIRE(restarted.sup.ready());
   restarted.advance(5s);  // a periodic check begins...
   const long old_check = restarted.last_check_seq;
@@ -385,14 +370,14 @@ TEST_CASE("supervisor: an acceptance line does not count without a fresh check, 
   restarted.advance(10ms);  // the first restart does not wait
   REQUIRE(restarted.spawns_of(ChildId::nats) == 2);  // the first start, and the restart
   restarted.feed(ChildStarted{ChildId::nats});
-  restarted.feed(kCreated);  // a check of the new server begins
-  restarted.feed(kAccepted);
+  restarted.feed(kCreated);   // a check of the new server begins
+  restarted.feed(judging());
+  restarted.feed(kAccepted);  // and another
   CheckResult stale = restarted.good();
-  stale.seq = old_check;  // the dead server's answer
+  stale.seq = old_check;      // the dead server's answer
   restarted.feed(stale);
-  restarted.advance(0ms);
   CHECK_FALSE(restarted.sup.ready());
-  restarted.feed(judging());  // the new server's
+  restarted.feed(restarted.good());  // the new server's
   CHECK(restarted.sup.ready());
 
   // A check begun before the connection closed, answering after the next one's lines.
@@ -401,17 +386,25 @@ TEST_CASE("supervisor: an acceptance line does not count without a fresh check, 
   slow.feed(kCreated);
   slow.feed(judging());
   slow.feed(kAccepted);
-  slow.advance(0ms);
+  slow.feed(slow.good());
   REQUIRE(slow.sup.ready());
   slow.advance(5s);  // a periodic check begins, and takes long
   slow.feed(kClosed);
   slow.feed(kCreated);
   slow.feed(kAccepted);
-  slow.advance(0ms);
   slow.feed(slow.good());  // its answer: about the closed connection
   CHECK_FALSE(slow.sup.ready());
-  slow.feed(slow.good());  // the check the lines asked for: begun after the line, it sees the listing
+  slow.feed(slow.good());  // the check the lines asked for
   CHECK(slow.sup.ready());
+
+  // A user template's leaf that logs the line: the line and a listing count (its checks may
+  // have begun before the line).
+  World user;
+  start(user);
+  user.feed(kCreated);
+  user.feed(kAccepted);     // while the connection's first check is in flight
+  user.feed(judging());     // begun before the line: not listed yet
+  CHECK(user.sup.ready());
 }
 
 TEST_CASE("supervisor: the late answer of a check of a nats-server that has since exited is dropped") {
@@ -442,7 +435,7 @@ TEST_CASE("supervisor: the hub's refusals drop readiness at once but an -ERR tha
     w->feed(kCreated);
     w->feed(judging());
     w->feed(kAccepted);
-    w->advance(0ms);
+    w->feed(w->good());
     return w;
   };
   const auto err = [](const std::string& what) {
@@ -471,6 +464,10 @@ TEST_CASE("supervisor: the hub's refusals drop readiness at once but an -ERR tha
   rejected->feed(rejected->good());
   CHECK_FALSE(rejected->sup.ready());
   CHECK(rejected->sup.last_check().failure.find("rejected the leaf connection") != std::string::npos);
+  rejected->feed(kClosed);  // the hub closes it: the rejection is still the reason a timeout names
+  rejected->feed(rejected->good());
+  CHECK_FALSE(rejected->sup.ready());
+  CHECK(rejected->sup.last_check().failure.find("minimum version required") != std::string::npos);
 }
 
 TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not come up, and names the timeout") {
