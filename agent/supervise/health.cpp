@@ -277,8 +277,8 @@ Report check_all(const config::Config& c, bool server_running, LeafInfo* info, L
   }
   r.healthz = check_healthz(c);
   r.leaf = check_leaf(c, info);
-  // The client is checked (and connected) before the leaf is up: once the hub accepts the leaf,
-  // a fresh result for it is already at hand (see Supervisor, leaf_accepted).
+  // The client is checked (and connected) before the leaf is up: the check that follows the
+  // hub's acceptance then costs it one PING, not a connection.
   r.client = r.healthz.ok ? client.check() : Check{false, "not checked yet"};
   return r;
 }

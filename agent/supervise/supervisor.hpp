@@ -260,8 +260,9 @@ class Supervisor {
   std::string exit_error_;
   std::optional<TimePoint> leaf_seen_;  // when the current listed leaf connection was first seen
   // Checks are numbered as they begin (one in flight at a time): a result speaks for the moment
-  // its check began. fresh_after_seq_: the last number before this nats-server's start or its
-  // leaf connection's first line; accepted_seq_: the last before the acceptance line.
+  // its check began. fresh_after_seq_: the last number before this nats-server's start, its leaf
+  // connection's first line, or that connection's close or rejection; accepted_seq_: the last
+  // before the acceptance line.
   long check_seq_ = 0, last_check_seq_ = 0, fresh_after_seq_ = 0, accepted_seq_ = 0;
   std::optional<TimePoint> leaf_down_since_;
   std::optional<Millis> ready_after_;
