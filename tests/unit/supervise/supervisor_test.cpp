@@ -285,6 +285,19 @@ CheckResult judging() {
   r.failure = "no leaf connection to the upstream yet";
   return r;
 }
+// A built-in template's start up to the acceptance line (a check of the connection has answered,
+// the one the line asks for is in flight)...
+void start_to_acceptance(World& w) {
+  start(w);
+  w.feed(kCreated);
+  w.feed(judging());
+  w.feed(kAccepted);
+}
+// ...and to ready: that check sees the hub's interest.
+void start_to_ready(World& w) {
+  start_to_acceptance(w);
+  w.feed(w.good());
+}
 }  // namespace
 
 TEST_CASE("supervisor: with the built-in template the acceptance line and then the hub's interest make ready") {
@@ -328,10 +341,7 @@ TEST_CASE("supervisor: with the built-in template the acceptance line and then t
 TEST_CASE("supervisor: an acceptance line does not count without the hub's interest, a working client, or past a refusal") {
   // A check that saw the local client failing.
   World mute(builtin());
-  start(mute);
-  mute.feed(kCreated);
-  mute.feed(judging());
-  mute.feed(kAccepted);
+  start_to_acceptance(mute);
   CheckResult no_client = mute.good();
   no_client.client_ok = false;
   mute.feed(no_client);
@@ -340,10 +350,7 @@ TEST_CASE("supervisor: an acceptance line does not count without the hub's inter
   // A hub that sends its INFO and then refuses (leafnodes.min_version: -ERR, then it holds the
   // connection listed for 5 s before closing it), whatever the order the agent reads it in.
   World refused(builtin());
-  start(refused);
-  refused.feed(kCreated);
-  refused.feed(judging());
-  refused.feed(kAccepted);
+  start_to_acceptance(refused);
   CheckResult listed_only = refused.good();
   listed_only.leaf_accepted = false;  // no subscriptions from the hub, no RTT
   refused.feed(listed_only);
@@ -358,11 +365,7 @@ TEST_CASE("supervisor: an acceptance line does not count without the hub's inter
 
   // A check of a previous nats-server, answering late.
   World restarted(builtin());
-  start(restarted);
-  restarted.feed(kCreated);
-  restarted.feed(judging());
-  restarted.feed(kAccepted);
-  restarted.feed(restarted.good());
+  start_to_ready(restarted);
   REQUIRE(restarted.sup.ready());
   restarted.advance(5s);  // a periodic check begins...
   const long old_check = restarted.last_check_seq;
@@ -382,11 +385,7 @@ TEST_CASE("supervisor: an acceptance line does not count without the hub's inter
 
   // A check begun before the connection closed, answering after the next one's lines.
   World slow(builtin());
-  start(slow);
-  slow.feed(kCreated);
-  slow.feed(judging());
-  slow.feed(kAccepted);
-  slow.feed(slow.good());
+  start_to_ready(slow);
   REQUIRE(slow.sup.ready());
   slow.advance(5s);  // a periodic check begins, and takes long
   slow.feed(kClosed);
@@ -431,11 +430,7 @@ TEST_CASE("supervisor: the late answer of a check of a nats-server that has sinc
 TEST_CASE("supervisor: the hub's refusals drop readiness at once but an -ERR that leaves the connection up does not") {
   const auto ready_world = [] {
     auto w = std::make_unique<World>(builtin());
-    start(*w);
-    w->feed(kCreated);
-    w->feed(judging());
-    w->feed(kAccepted);
-    w->feed(w->good());
+    start_to_ready(*w);
     return w;
   };
   const auto err = [](const std::string& what) {
