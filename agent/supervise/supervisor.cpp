@@ -309,9 +309,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
     }
     case NatsLineKind::leaf_rejected:
       // Not accepted, whatever its INFO made the leaf log: nothing about this connection counts.
-      lose_leaf("the upstream rejected the leaf connection: " + l.message, out);
-      leaf_closed_ = true;
-      fresh_after_seq_ = check_seq_;
+      end_connection("the upstream rejected the leaf connection: " + l.message, out);
       want_diagnosis(out);
       return want_check(out);
     case NatsLineKind::leaf_error:
@@ -349,10 +347,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // would spend the CPU their reconnects need). nats-server writes this line before it takes
       // the connection off /leafz (client.go, closeConnection; the teardown follows): until the
       // next connection's first line, what /leafz shows is the closed one's.
-      // After the hub's rejection of this connection, the rejection stays the reason given.
-      if (!leaf_closed_) lose_leaf("leaf connection closed; nats-server reconnects", out);
-      leaf_closed_ = true;
-      fresh_after_seq_ = check_seq_;
+      end_connection("leaf connection closed; nats-server reconnects", out);
       fast_checks_left_ = 0;
       return want_check(out);
     case NatsLineKind::server_ready:
@@ -399,20 +394,8 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
   if (r.seq != check_seq_) return;  // begun before a nats-server exit: another server's answer
   check_in_flight_ = false;
   if (phase_ == Phase::stopping || !running(ChildId::nats)) return;  // a result about a server that is gone
-  last_check_ = r;
+  last_check_ = r;  // its failure may be reworded below: what /readyz says
   last_check_seq_ = r.seq;
-  const std::optional<Millis> settle_left = judge(out);
-  if (check_wanted_) {
-    check_wanted_ = false;
-    return want_check(out);
-  }
-  next_check(out, settle_left);
-}
-
-// Ready or not on the last check's result and the acceptance seen so far; how long a listed leaf
-// still has to settle when that is all that is missing.
-std::optional<Millis> Supervisor::judge(Actions& out) {
-  const CheckResult r = last_check_;
   std::optional<Millis> settle_left;
   bool leaf_ok = p_.dev;
   std::string upstream = r.upstream;
@@ -446,14 +429,12 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
     } else {
       if (!leaf_seen_) leaf_seen_ = now_;
       const auto age = std::chrono::duration_cast<Millis>(now_ - *leaf_seen_);
-      // Listed before the hub has judged the credentials: it counts once the hub has shown
-      // acceptance (its line, or interest on /leafz), or once it has stayed up with no refusal
-      // for Policy::settle. The acceptance line comes from every built-in template's leaf; the
-      // settle time is the fallback for a user template whose leaf logs none.
-      leaf_ok = r.leaf_accepted || accepted_line_ || age >= p_.settle;
+      // A user template's leaf with no acceptance line (yet): the listing counts once /leafz shows
+      // the hub's interest, or once it has stayed up with no refusal for Policy::settle.
+      leaf_ok = r.leaf_accepted || age >= p_.settle;
       if (!leaf_ok) {
         settle_left = p_.settle - age;
-        last_check_.failure = "leaf connection to " + r.upstream + " settling";  // what /readyz says
+        last_check_.failure = "leaf connection to " + r.upstream + " settling";
       }
       if (r.leaf_accepted) auth_error_.clear();
     }
@@ -466,12 +447,22 @@ std::optional<Millis> Supervisor::judge(Actions& out) {
     const std::string& why = last_check_.failure;
     set_ready(false, why.empty() ? "readiness check failed" : why, out);
   }
-  return settle_left;
+  if (check_wanted_) {
+    check_wanted_ = false;
+    return want_check(out);
+  }
+  next_check(out, settle_left);
 }
 
 void Supervisor::forget_leaf() {
   leaf_seen_.reset();
   accepted_line_ = false;
+}
+
+void Supervisor::end_connection(const std::string& why, Actions& out) {
+  if (!leaf_closed_) lose_leaf(why, out);  // after the hub's rejection, that stays the reason given
+  leaf_closed_ = true;
+  fresh_after_seq_ = check_seq_;
 }
 
 void Supervisor::lose_leaf(const std::string& why, Actions& out) {

@@ -232,9 +232,9 @@ class Supervisor {
   std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);
   void want_check(Actions& out);     // run a check now, or right after the one in flight
   void next_check(Actions& out, std::optional<Millis> settle_left);
-  std::optional<Millis> judge(Actions& out);  // last_check_ + acceptance: ready or not
   void forget_leaf();                 // no acceptance of a leaf connection yet
   void lose_leaf(const std::string& why, Actions& out);  // ...because it is gone or refused: not ready
+  void end_connection(const std::string& why, Actions& out);  // closed or rejected: /leafz is stale until the next
   void set_ready(bool ready, const std::string& why, Actions& out);
   void fail(int code, const std::string& error, Actions& out);
   void stop(Actions& out);           // begin (or continue) the ordered stop
