@@ -40,12 +40,45 @@ void check_tags(std::string_view tmpl, const std::string& template_name) {
   }
 }
 
+CollapsedTemplate collapse_plain_lines(std::string_view tmpl) {
+  // kainjow's parser makes a component of every space and newline, and copies them as its
+  // vectors grow: the built-in template's comment lines were most of the cost of a start's
+  // render, in CPU and in fresh heap pages (issue #10). A line without a tag renders as itself,
+  // so it goes in as one unescaped variable holding its text. Its newline stays in the template,
+  // so kainjow still sees where every line ends, and a line holding a section tag (the only kind
+  // kainjow may drop as standalone) is left as it was. Only after check_tags: no {{= can have
+  // changed the delimiters, and the template itself may hold no {{{ of its own.
+  CollapsedTemplate c;
+  c.text.reserve(tmpl.size());
+  size_t start = 0;
+  while (start < tmpl.size()) {
+    size_t end = tmpl.find('\n', start);
+    if (end == std::string_view::npos) end = tmpl.size();
+    const std::string_view line = tmpl.substr(start, end - start);
+    const bool plain = !line.empty() && line.find("{{") == std::string_view::npos &&
+                       line.find("}}") == std::string_view::npos && line.find('\r') == std::string_view::npos;
+    if (plain) {
+      const std::string key = "leaf_agent_line_" + std::to_string(c.lines.size());
+      c.text += "{{{" + key + "}}}";
+      c.lines.emplace_back(key, std::string(line));
+    } else {
+      c.text += line;
+    }
+    if (end < tmpl.size()) c.text += '\n';
+    start = end + 1;
+  }
+  return c;
+}
+
 std::string render(std::string_view tmpl, const Data& data, const std::string& template_name) {
   check_tags(tmpl, template_name);
-  kainjow::mustache::mustache m{std::string(tmpl)};
+  CollapsedTemplate collapsed = collapse_plain_lines(tmpl);
+  kainjow::mustache::mustache m{collapsed.text};
   if (!m.is_valid()) throw config_error("template " + template_name + ": " + m.error_message());
   m.set_custom_escape([](const std::string& s) { return escape_nats_string(s); });
-  std::string out = m.render(data);
+  Data with_lines = data;
+  for (auto& [key, text] : collapsed.lines) with_lines.set(key, std::move(text));
+  std::string out = m.render(with_lines);
   if (!m.is_valid()) throw config_error("template " + template_name + ": " + m.error_message());
   return out;
 }

@@ -6,6 +6,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace leaf::render {
 
@@ -18,6 +20,15 @@ std::string escape_nats_string(std::string_view value);
 // Refuses (Error(Exit::config), naming the line) tags that would bypass the escaping:
 // {{{name}}}, {{&name}} and a delimiter change {{=<% %>=}}.
 void check_tags(std::string_view tmpl, const std::string& template_name);
+
+// `tmpl` with each line that holds no tag replaced by one unescaped variable ({{{key}}}) whose
+// value, in `lines`, is that line's text: it renders the same, and parses far faster (see
+// render.cpp). Only for a template that passed check_tags.
+struct CollapsedTemplate {
+  std::string text;
+  std::vector<std::pair<std::string, std::string>> lines;  // key, the line's text
+};
+CollapsedTemplate collapse_plain_lines(std::string_view tmpl);
 
 // Renders `tmpl` with `data` (after check_tags). A template that does not parse is
 // Error(Exit::config) naming `template_name` and the parser's reason.

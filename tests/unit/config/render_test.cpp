@@ -4,9 +4,13 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <string>
+#include <vector>
+
 #include "agent/config/config.hpp"
 #include "agent/core/error.hpp"
 #include "agent/config/render.hpp"
+#include "agent/config/templates_builtin.hpp"
 
 using namespace leaf;
 
@@ -102,4 +106,62 @@ TEST_CASE("render: pings for a silently dead hub: ping_interval and ping_max fro
   c.upstream.ping_interval = "1m30s";
   c.upstream.ping_max = "5";
   CHECK(render_leaf(c).find("ping_interval: \"90s\"\nping_max: 5\n") != std::string::npos);
+}
+
+namespace {
+// What render() gave before collapse_plain_lines: kainjow on the template as written.
+std::string kainjow_as_written(const std::string& tmpl, const render::Data& d) {
+  kainjow::mustache::mustache m{tmpl};
+  REQUIRE(m.is_valid());
+  m.set_custom_escape([](const std::string& s) { return render::escape_nats_string(s); });
+  return m.render(d);
+}
+
+render::Data every_key(bool on) {
+  render::Data d;
+  for (const char* k : {"version", "server_name", "listen", "monitor", "jetstream_dir", "creds_file", "ping_interval",
+                        "ping_max", "reconnect_seconds", "tls_timeout_seconds", "local_operator_jwt",
+                        "local_system_account", "local_system_jwt", "local_account", "local_account_jwt", "port",
+                        "leaf_port", "http_port", "operator_jwt", "system_account", "system_jwt", "account",
+                        "account_jwt", "ca_file", "cert_file", "key_file", "dir", "domain"}) {
+    if (on) d.set(k, std::string("v-") + k);
+    else d.set(k, false);
+  }
+  d.set("local_jwt", on);
+  d.set("handshake_first", on);
+  d.set("jetstream_domain", on ? render::Data(std::string("dom")) : render::Data(false));
+  render::Data urls{render::Data::type::list};
+  for (int i = 0; i < (on ? 3 : 1); ++i) {
+    render::Data u;
+    u.set("url", "tls://hub-" + std::to_string(i) + ":7422");
+    u.set("last", i == (on ? 2 : 0));
+    urls.push_back(u);
+  }
+  d.set("urls", urls);
+  return d;
+}
+}  // namespace
+
+TEST_CASE("render: collapsing the lines without tags renders every template byte for byte as before") {
+  const std::vector<std::string> templates = {
+      templates::kLeafnode, templates::kDev, templates::kHub,
+      // Standalone and indented section tags, whitespace-only lines, a list repeating plain lines,
+      // inverted sections, CRLF and a last line without a newline.
+      "plain first\n{{#local_jwt}}\n  inside a section\n   \n{{/local_jwt}}\n  {{^local_jwt}}  \nnot jwt\n  {{/local_jwt}}\n"
+      "{{#urls}}\nurl line\n  {{url}} and text\n{{/urls}}\n\n\t\ntail without newline",
+      "crlf line\r\n{{#local_jwt}}\r\njwt crlf\r\n{{/local_jwt}}\r\nend\r\n",
+      "", "\n", "\n\n", "only text", "{{version}}", "a }} b\n{{! a comment }}\nc\n",
+  };
+  for (const auto& t : templates) {
+    for (bool on : {true, false}) {
+      const render::Data d = every_key(on);
+      CAPTURE(t);
+      CAPTURE(on);
+      CHECK(render::render(t, d, "t") == kainjow_as_written(t, d));
+    }
+  }
+  // The built-in leaf template is mostly comment lines: most of it becomes a few variables.
+  const auto c = render::collapse_plain_lines(templates::kLeafnode);
+  CHECK(c.lines.size() > 10);
+  CHECK(c.text.size() < std::string(templates::kLeafnode).size());
 }
