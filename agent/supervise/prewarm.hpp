@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace leaf::prewarm {
@@ -53,6 +54,9 @@ class Server {
   // Reads what events_fd() holds; true when nats-server closed the FIFO (nothing more to wait for).
   bool take_events();
   void close_fifo();
+  // The last start's nats.conf, which start() moved aside, for the caller to remove off the loop
+  // thread (freeing its blocks may wait for the disk); "" when there was none.
+  std::string take_aside() { return std::exchange(aside_, std::string()); }
   void kill();  // SIGKILL to it and its process group (it has not had a config, or could not take it)
 
   // Removes what a prewarm at `conf_path` can leave behind: its FIFO under the temporary name,
@@ -66,6 +70,7 @@ class Server {
   int fifo_fd_ = -1;
   int events_fd_ = -1;
   std::string conf_path_;
+  std::string aside_;  // the last start's nats.conf, moved aside; "" when there was none
 };
 
 }  // namespace leaf::prewarm

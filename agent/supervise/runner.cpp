@@ -39,6 +39,16 @@ using supervise::ChildId;
 using supervise::TimerKind;
 using Json = nlohmann::json;
 
+// Runs `f` when the scope ends, however it ends.
+template <class F>
+struct ScopeExit {
+  explicit ScopeExit(F f) : f_(std::move(f)) {}
+  ~ScopeExit() { f_(); }
+  ScopeExit(const ScopeExit&) = delete;
+  ScopeExit& operator=(const ScopeExit&) = delete;
+  F f_;
+};
+
 // What the agent knows of one running child (the spec is built when it is spawned).
 struct ChildProc {
   pid_t pid = -1;
@@ -176,7 +186,10 @@ class Runner {
           {c_.agent.nats_server, "-c", locked->layout.nats_conf, "-a", listen.host, "-p", std::to_string(listen.port)},
           nats_env(), locked->layout.nats_conf);
     }
-    worker_.post([this, deadline, locked]() -> Worker::Completion {
+    worker_.post([this, deadline, locked, aside = prewarm_ ? prewarm_->take_aside() : std::string()]() -> Worker::Completion {
+      // The last start's nats.conf goes once the bootstrap is over, whatever its outcome: freeing
+      // it may wait for the disk, so not before the config is ready.
+      const ScopeExit remove_aside([&aside] { if (!aside.empty()) ::unlink(aside.c_str()); });
       bootstrap::Context ctx{c_, env_};
       ctx.thorough = init_only_;
       ctx.cancelled = [this] { return worker_.cancelled().load(); };

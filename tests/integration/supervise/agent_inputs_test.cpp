@@ -6,6 +6,10 @@
 
 #include <thread>
 
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
 #include "agent/core/creds.hpp"
 #include "agent/core/duration.hpp"
 #include "agent/io/fs.hpp"
@@ -39,6 +43,13 @@ void expect_refused(AgentSetup& a, int code, const std::string& message_part, st
   CHECK(wait_until([&] { return pids_with(a.state("nats.conf")).empty(); }, 5s));
   CHECK_FALSE(nats_connect(a.local_url(), "", "", 300)->ok());  // no leaf listening
   if (!secret.empty()) CHECK(r.err.find(secret) == std::string::npos);
+}
+
+// The names in the agent's state_dir.
+std::set<std::string> state_entries(const AgentSetup& a) {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(a.state(""))) names.insert(e.path().filename().string());
+  return names;
 }
 
 // A user creds for the hub's lattice account minted with the library: any claims we like.
@@ -345,12 +356,20 @@ TEST_CASE("prewarm: nats-server exec'd during the bootstrap gets its config whet
   CHECK(wait_until([&] { return p->err().find("Reloaded server configuration") != std::string::npos; }, 10s));
   CHECK(a.ready());
   CHECK(p->stop() == 0);
+  // The next start moves this nats.conf aside for its FIFO, and removes it once its own is written.
+  auto again = a.start({}, h.no_proxy);
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), again->err());
+  CHECK(wait_until([&] { return state_entries(a) == std::set<std::string>{"agent.lock", "nats.conf", "ready", "upstream.creds"}; }, 5s));
+  CHECK(again->stop() == 0);
 }
 
 TEST_CASE("prewarm: kill -9 of the agent while nats-server waits for its config leaves nothing running or listening") {
   HttpCredsSetup h;
   AgentSetup& a = *h.a;
   h.server->delay(3000ms);
+  // A last start's nats.conf, which the prewarm moves aside under a temporary name.
+  REQUIRE(::mkdir(a.state("").c_str(), 0700) == 0);
+  write_file(a.state("nats.conf"), "# the last start's\n", 0600);
   auto p = a.start({}, h.no_proxy);
   REQUIRE(wait_until([&] { return !pids_with(a.state("nats.conf")).empty(); }, 10s));
   std::this_thread::sleep_for(300ms);  // nats-server is up to its config read, on the FIFO
@@ -358,11 +377,15 @@ TEST_CASE("prewarm: kill -9 of the agent while nats-server waits for its config 
   p->wait(10s);
   CHECK(wait_until([&] { return pids_with(a.state("nats.conf")).empty(); }, 10s));  // its parent-death signal
   CHECK_FALSE(nats_connect(a.local_url(), "", "", 300)->ok());
-  // The FIFO a kill -9 leaves is cleared by the next start.
+  const auto left = state_entries(a);  // the lock, the FIFO at nats.conf, the last start's config moved aside
+  CHECK(left.size() == 3);
+  CHECK(std::any_of(left.begin(), left.end(), [](const std::string& n) { return n.rfind("nats.conf.tmp.", 0) == 0; }));
+  // The FIFO and the moved-aside config a kill -9 leaves are cleared by the next start.
   h.server->delay(0ms);
   const Result init = agent({"init", "-c", a.config_path()}, h.no_proxy);
   REQUIRE_MESSAGE(init.code == 0, init.err);
   struct stat st {};
   REQUIRE(::lstat(a.state("nats.conf").c_str(), &st) == 0);
   CHECK(S_ISREG(st.st_mode));
+  CHECK(state_entries(a) == std::set<std::string>{"agent.lock", "nats.conf", "upstream.creds"});
 }
