@@ -1,6 +1,7 @@
 #include "agent/io/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <cstdio>
-#include <random>
 
 #include <sodium.h>
 
@@ -162,9 +162,8 @@ void write_atomic(const std::string& path, std::string_view content, mode_t mode
   const std::string dir = parent_of(path);
   std::string tmp;
   Fd f;
-  std::random_device rd;
   for (int attempt = 0; attempt < 8 && f.fd < 0; ++attempt) {
-    tmp = path + ".tmp." + std::to_string(rd());
+    tmp = path + ".tmp." + std::to_string(random_u64());
     // O_EXCL|O_NOFOLLOW: never write through a link someone planted at the temp name.
     f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (f.fd < 0 && errno != EEXIST) break;
@@ -209,6 +208,19 @@ SecretString read_secret_file(const std::string& path, Exit code, std::size_t ma
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::uint64_t random_u64() {
+  std::uint64_t v = 0;
+  auto* p = reinterpret_cast<unsigned char*>(&v);
+  size_t got = 0;
+  while (got < sizeof v) {
+    const ssize_t n = ::getrandom(p + got, sizeof v - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw internal_error(std::string("getrandom: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  return v;
 }
 
 }  // namespace leaf::fs

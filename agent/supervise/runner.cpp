@@ -689,7 +689,7 @@ class Runner {
   std::mutex progress_mu_;
   supervise::BootstrapProgress progress_;
   health::Report report_;
-  std::mt19937 rng_{std::random_device{}()};
+  std::mt19937 rng_{static_cast<std::mt19937::result_type>(fs::random_u64())};
   int inotify_fd_ = -1;
   std::string creds_base_;
   int code_ = 0;
