@@ -1,8 +1,9 @@
 /* The P1 floor: the least any supervisor that starts nats-server can do. It execs nats-server at
  * once (vfork), reads its log, and creates READY_FILE at the leaf's acceptance line
  * ("- lid:N - JetStream Not Extended"), as leaf-agent's ready file. No credentials, no config,
- * no checks. bench/bench.py times it like `leaf-agent run`; its ratio to the bare nats-server is
- * the part of P1 that no agent can remove (its own exec, the pipe, the line), on this machine.
+ * no checks. bench/bench.py times it like the bare nats-server, until the hub lists the leaf: its
+ * ratio is the part of P1 that no wrapper can remove (its own exec, the vfork, the pipe), on this
+ * machine; an agent also has to see the hub's acceptance before it signals ready (P2).
  *   floor READY_FILE nats-server -c CONF */
 #include <fcntl.h>
 #include <signal.h>
