@@ -119,47 +119,90 @@ bool send_all(int fd, std::string_view data, Clock::time_point deadline, std::st
 }  // namespace
 
 HttpResult http_get_local(const std::string& host_port, const std::string& path, long timeout_ms) {
-  HttpResult r;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  Fd s;
-  s.fd = connect_local(host_port, deadline, timeout_ms, r.error);
-  if (s.fd < 0) return r;
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
-  if (!send_all(s.fd, req, deadline, r.error)) return r;
-  std::string resp;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
-    if (n > 0) {
-      resp.append(buf, static_cast<size_t>(n));
-      if (resp.size() > 16 * 1024 * 1024) return r.error = "response too large", r;
-    } else if (n == 0) {
-      break;
-    } else if (errno == EAGAIN || errno == EINTR) {
-      if (!wait_for(s.fd, POLLIN, deadline)) return r.error = "no response within " + std::to_string(timeout_ms) + " ms", r;
-    } else {
-      return r.error = std::string("recv: ") + std::strerror(errno), r;
-    }
-  }
-  // "HTTP/1.x NNN reason\r\n headers \r\n\r\n body"
-  const size_t head_end = resp.find("\r\n\r\n");
-  if (resp.compare(0, 5, "HTTP/") != 0 || head_end == std::string::npos) return r.error = "not an HTTP response", r;
-  const size_t sp = resp.find(' ');
-  if (sp == std::string::npos || sp > head_end) return r.error = "not an HTTP response", r;
-  r.status = std::strtol(resp.c_str() + sp + 1, nullptr, 10);
-  r.body = resp.substr(head_end + 4);
-  return r;
+  return std::move(http_get_local_all(host_port, {path}, timeout_ms)[0]);
 }
 
-Check check_healthz(const config::Config& c) {
-  const HttpResult r = http_get_local(c.local.monitor, "/healthz", 1000);
+std::vector<HttpResult> http_get_local_all(const std::string& host_port, const std::vector<std::string>& paths,
+                                           long timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  const size_t n = paths.size();
+  std::vector<HttpResult> out(n);
+  std::vector<Fd> socks(n);
+  std::vector<std::string> resp(n);
+  auto drop = [&socks](size_t i) {
+    ::close(socks[i].fd);
+    socks[i].fd = -1;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    socks[i].fd = connect_local(host_port, deadline, timeout_ms, out[i].error);
+    if (socks[i].fd < 0) continue;
+    const std::string req = "GET " + paths[i] + " HTTP/1.0\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
+    if (!send_all(socks[i].fd, req, deadline, out[i].error)) drop(i);
+  }
+  // Every answer read to its EOF, in whatever order the server sends them.
+  std::vector<pollfd> fds;
+  std::vector<size_t> which;
+  char buf[16384];
+  for (;;) {
+    fds.clear();
+    which.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (socks[i].fd >= 0) fds.push_back({socks[i].fd, POLLIN, 0}), which.push_back(i);
+    }
+    if (fds.empty()) break;
+    const int rc = ::poll(fds.data(), fds.size(), ms_left(deadline));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) {
+      for (const size_t i : which) {
+        out[i].error = rc == 0 ? "no response within " + std::to_string(timeout_ms) + " ms" : std::string("poll: ") + std::strerror(errno);
+        drop(i);
+      }
+      break;
+    }
+    for (size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      const size_t i = which[k];
+      for (;;) {
+        const ssize_t got = ::recv(socks[i].fd, buf, sizeof buf, 0);
+        if (got > 0) {
+          resp[i].append(buf, static_cast<size_t>(got));
+          if (resp[i].size() > 16 * 1024 * 1024) {
+            out[i].error = "response too large";
+            drop(i);
+            break;
+          }
+          continue;
+        }
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        if (got < 0) out[i].error = std::string("recv: ") + std::strerror(errno);
+        drop(i);  // EOF: the whole answer is in
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!out[i].error.empty()) continue;
+    // "HTTP/1.x NNN reason\r\n headers \r\n\r\n body"
+    const std::string& r = resp[i];
+    const size_t head_end = r.find("\r\n\r\n");
+    const size_t sp = r.find(' ');
+    if (r.compare(0, 5, "HTTP/") != 0 || head_end == std::string::npos || sp == std::string::npos || sp > head_end) {
+      out[i].error = "not an HTTP response";
+      continue;
+    }
+    out[i].status = std::strtol(r.c_str() + sp + 1, nullptr, 10);
+    out[i].body = r.substr(head_end + 4);
+  }
+  return out;
+}
+
+namespace {
+Check healthz_verdict(const HttpResult& r) {
   if (r.status == 200) return {true, "ok"};
   return {false, r.status ? "/healthz returned " + std::to_string(r.status) : "/healthz: " + r.error};
 }
 
-Check check_leaf(const config::Config& c, LeafInfo* info) {
-  if (c.dev()) return {true, "dev mode: no upstream"};
-  const HttpResult r = http_get_local(c.local.monitor, "/leafz", 1000);
+Check leaf_verdict(const HttpResult& r, LeafInfo* info) {
   if (r.status != 200) return {false, r.status ? "/leafz returned " + std::to_string(r.status) : "/leafz: " + r.error};
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (!j.is_object()) return {false, "/leafz: not JSON"};
@@ -171,6 +214,14 @@ Check check_leaf(const config::Config& c, LeafInfo* info) {
   const std::uint32_t subs = l.value("subscriptions", 0u);
   if (info) *info = {true, !rtt.empty() && rtt != "0s", subs > 0, subs, up};
   return {true, "connected to " + up + (subs > 0 ? " (accepted)" : " (awaiting the hub's interest)")};
+}
+}  // namespace
+
+Check check_healthz(const config::Config& c) { return healthz_verdict(http_get_local(c.local.monitor, "/healthz", 1000)); }
+
+Check check_leaf(const config::Config& c, LeafInfo* info) {
+  if (c.dev()) return {true, "dev mode: no upstream"};
+  return leaf_verdict(http_get_local(c.local.monitor, "/leafz", 1000), info);
 }
 
 Check check_client(const config::Config& c) { return LocalClient(c).check(); }
@@ -275,8 +326,14 @@ Report check_all(const config::Config& c, bool server_running, LeafInfo* info, L
     client.reset();
     return r;
   }
-  r.healthz = check_healthz(c);
-  r.leaf = check_leaf(c, info);
+  if (c.dev()) {
+    r.healthz = check_healthz(c);
+    r.leaf = check_leaf(c, info);
+  } else {
+    const auto answers = http_get_local_all(c.local.monitor, {"/healthz", "/leafz"}, 1000);
+    r.healthz = healthz_verdict(answers[0]);
+    r.leaf = leaf_verdict(answers[1], info);
+  }
   // The client is checked (and connected) before the leaf is up: the check that follows the
   // hub's acceptance then costs it one PING, not a connection.
   r.client = r.healthz.ok ? client.check() : Check{false, "not checked yet"};

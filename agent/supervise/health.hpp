@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -95,5 +96,9 @@ struct HttpResult {
   std::string error;
 };
 HttpResult http_get_local(const std::string& host_port, const std::string& path, long timeout_ms);
+// The same for several paths at once, each on its own connection: the answers come as fast as
+// the slowest, not as their sum (the check after the hub's acceptance asks two). In `paths` order.
+std::vector<HttpResult> http_get_local_all(const std::string& host_port, const std::vector<std::string>& paths,
+                                           long timeout_ms);
 
 }  // namespace leaf::health

@@ -97,6 +97,37 @@ TEST_CASE("health: http_get_local answers status and body, and says why when not
   CHECK(health::http_get_local("not an address", "/", 500).status == 0);
 }
 
+TEST_CASE("health: http_get_local_all asks several paths at once and answers each in order") {
+  Hub hub;
+  const std::string at = "127.0.0.1:" + std::to_string(hub.http_port);
+  const auto r = health::http_get_local_all(at, {"/healthz", "/nope", "/varz", "/leafz"}, 2000);
+  REQUIRE(r.size() == 4);
+  CHECK(r[0].status == 200);
+  CHECK(r[0].body.find("ok") != std::string::npos);
+  CHECK(r[1].status == 404);
+  CHECK(r[2].status == 200);
+  CHECK(r[2].body.find("\"server_id\"") != std::string::npos);
+  CHECK(r[3].status == 200);
+  CHECK(r[3].body.find("\"leafs\"") != std::string::npos);
+  SUBCASE("a port that accepts and never speaks: every answer bounded by the one timeout") {
+    SilentPort silent;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto quiet = health::http_get_local_all("127.0.0.1:" + std::to_string(silent.port), {"/healthz", "/leafz"}, 300);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    REQUIRE(quiet.size() == 2);
+    for (const auto& q : quiet) {
+      CHECK(q.status == 0);
+      CHECK(q.error == "no response within 300 ms");
+    }
+  }
+  SUBCASE("nothing listening") {
+    const auto none = health::http_get_local_all("127.0.0.1:" + std::to_string(free_port()), {"/healthz", "/leafz"}, 500);
+    REQUIRE(none.size() == 2);
+    CHECK(none[1].status == 0);
+    CHECK(none[1].error.find("Couldn't connect to server") != std::string::npos);
+  }
+}
+
 TEST_CASE("health: one long-lived local client follows a nats-server restart") {
   Hub hub;
   AgentSetup a(hub);
