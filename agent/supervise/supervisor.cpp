@@ -328,7 +328,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       accepted_line_ = true;
       accepted_from_ = l.message.substr(0, l.message.find(" - "));
       accepted_seq_ = check_seq_;
-      if (p_.acceptance_line) fast_checks_left_ = p_.fast_checks;
+      if (p_.acceptance_line) fast_checks_left_ = p_.interest_checks;
       return want_check(out);
     case NatsLineKind::leaf_connected:
       leaf_closed_ = false;
@@ -484,7 +484,11 @@ void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
   } else if (settle_left) {
     delay = *settle_left;
   } else if (fast_checks_left_ > 0) {
-    delay = fast_check_delay(p_.fast_check, p_.fast_checks - fast_checks_left_--);
+    // The built-in template's fast checks follow the acceptance line, where the hub's interest
+    // is a millisecond or two away (two starts in sixteen missed it at the first check, and
+    // waited 5 ms more for the next); a user template's follow the connection's first line.
+    delay = p_.acceptance_line ? fast_check_delay(p_.interest_check, p_.interest_checks - fast_checks_left_--)
+                               : fast_check_delay(p_.fast_check, p_.fast_checks - fast_checks_left_--);
   }
   out.push_back(Schedule{TimerKind::check, delay});
 }

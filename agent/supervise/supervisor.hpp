@@ -47,6 +47,8 @@ struct Policy {
   Millis check_interval_waiting{500};    // while not ready, with no hint that anything changed
   Millis fast_check{5};                  // after a leaf connection's first line: 5, 10, 20 ... ms apart
   int fast_checks = 7;                   // ...for about 640 ms (fast_check_delay)
+  Millis interest_check{1};              // after the acceptance line, until the hub's interest shows:
+  int interest_checks = 10;              // 1, 2, 4 ... ms apart, for about a second (it is 0 to 2 ms behind)
   Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
   Millis settle{50};                     // a listed leaf without an acceptance signal counts after this
   bool acceptance_line = false;          // the leaf logs the hub's acceptance (the built-in template's does)

@@ -316,8 +316,11 @@ TEST_CASE("supervisor: with the built-in template the acceptance line and then t
   no_interest.leaf_accepted = false;
   w.feed(no_interest);   // listed, but the hub's subscriptions have not arrived yet
   CHECK_FALSE(w.sup.ready());
-  CHECK(w.due_in(TimerKind::check) == 5ms);  // looks again soon
-  w.advance(5ms);
+  CHECK(w.due_in(TimerKind::check) == 1ms);  // looks again soon: the interest is about a millisecond behind
+  w.advance(1ms);
+  w.feed(no_interest);
+  CHECK(w.due_in(TimerKind::check) == 2ms);  // and again, doubling
+  w.advance(2ms);
   w.feed(w.good());
   CHECK(w.sup.ready());
   CHECK(w.sup.upstream_in_use() == "127.0.0.1:7422");
@@ -337,6 +340,22 @@ TEST_CASE("supervisor: with the built-in template the acceptance line and then t
   CHECK_FALSE(w.sup.ready());
   w.feed(w.good());      // ...the one the line asked for does
   CHECK(w.sup.ready());
+}
+
+TEST_CASE("supervisor: after the acceptance line the checks look for the hub's interest at 1, 2, 4 ... ms, for about a second") {
+  World w(builtin());
+  start_to_acceptance(w);
+  CheckResult no_interest = w.good();
+  no_interest.leaf_accepted = false;
+  std::vector<Millis> delays;
+  for (int i = 0; i < 12; ++i) {
+    w.feed(no_interest);
+    const Millis d = w.due_in(TimerKind::check);
+    delays.push_back(d);
+    w.advance(d);
+  }
+  CHECK(delays == std::vector<Millis>{1ms, 2ms, 4ms, 8ms, 16ms, 32ms, 64ms, 128ms, 256ms, 512ms, 500ms, 500ms});
+  CHECK_FALSE(w.sup.ready());
 }
 
 TEST_CASE("supervisor: an acceptance line does not count without the hub's interest, a working client, or past a refusal") {
