@@ -489,6 +489,12 @@ void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
     // waited 5 ms more for the next); a user template's follow the connection's first line.
     delay = p_.acceptance_line ? fast_check_delay(p_.interest_check, p_.interest_checks - fast_checks_left_--)
                                : fast_check_delay(p_.fast_check, p_.fast_checks - fast_checks_left_--);
+  } else if (p_.acceptance_line && !accepted_line_) {
+    // Until this connection's acceptance line (or after its close) nothing a check could see
+    // makes the built-in template's leaf ready: its lines announce each step and bring the
+    // checks. Looking every 500 ms meanwhile cost each of 100 agents starting on one node a
+    // check twice a second, and their nats-servers the answers, for seconds (issue #10, P6).
+    delay = p_.check_interval_ready;
   }
   out.push_back(Schedule{TimerKind::check, delay});
 }

@@ -212,8 +212,20 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   quiet.feed(ChildStarted{ChildId::nats});
   quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(quiet.checks == 0);
-  quiet.feed(quiet.leaf_down());  // the waiting interval's check
-  CHECK(quiet.due_in(TimerKind::check) == 500ms);
+  quiet.feed(quiet.leaf_down());  // a waiting check
+  // Until the acceptance line the waiting checks are as far apart as the ready ones: nothing
+  // they could see makes it ready, and its lines bring the checks that matter.
+  CHECK(quiet.due_in(TimerKind::check) == 5000ms);
+  quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection closed: Client Closed account: $G")});
+  quiet.feed(quiet.leaf_down());
+  CHECK(quiet.due_in(TimerKind::check) == 5000ms);
+  // A user template's leaf may log no acceptance: it keeps looking every 500 ms.
+  World user;
+  user.feed(Started{});
+  user.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  user.feed(ChildStarted{ChildId::nats});
+  user.feed(user.leaf_down());
+  CHECK(user.due_in(TimerKind::check) == 500ms);
 }
 
 TEST_CASE("supervisor: fast_check_delay doubles from the first") {
