@@ -1,6 +1,14 @@
 #!/usr/bin/env python3
-"""P6 (see bench/scale.sh). Prints `ROW` lines for bench/run.sh and progress on stderr."""
-import argparse, http.client, json, os, random, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+"""P6 (see bench/scale.sh). Prints `ROW` lines for bench/run.sh and progress on stderr.
+
+Times come from what the processes themselves record, not from when this observer notices: a bare
+leaf is up when a hub logs that it accepted it (hubs run with -D: "Authenticated JWT: Leafnode",
+microsecond wall-clock stamps), an agent when it wrote its ready file (its mtime). The observer
+only looks every 50 ms, cheaply (log files read, files stat'ed), to know when to stop waiting. (Until
+this round the bare phase polled all three hubs' /leafz every 10 ms from the start, about half a
+core, while the agent phase only stat'ed ready files until all existed: the bare leaves were slowed.)
+"""
+import argparse, datetime, http.client, json, os, random, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 now = time.monotonic
 
@@ -19,6 +27,40 @@ def get_json(host, port, path):
         return json.loads(body) if r.status == 200 else None
     except (OSError, http.client.HTTPException, ValueError):
         return None
+
+
+class HubLogs:
+    """The hubs' logs as they grow: (wall-clock time, leaf IP) of each leaf a hub accepted."""
+    MARK = "Authenticated JWT: Leafnode"
+
+    def __init__(self, paths):
+        self.files = [open(p, "a+b") for p in paths]
+        for f in self.files:
+            f.seek(0, os.SEEK_END)
+        self.bufs = [b""] * len(paths)
+        self.accepted = []
+
+    def scan(self):
+        for k, f in enumerate(self.files):
+            self.bufs[k] += f.read()
+            *lines, self.bufs[k] = self.bufs[k].split(b"\n")
+            for raw in lines:
+                line = raw.decode(errors="replace")
+                if self.MARK not in line:
+                    continue
+                # "[pid] 2026/12/04 14:00:51.379839 [DBG] 10.200.0.3:41234 - lid:7 - Authenticated JWT: ..."
+                _, date, clock, _, peer = line.split(" ", 5)[:5]
+                t = datetime.datetime.strptime(f"{date} {clock}", "%Y/%m/%d %H:%M:%S.%f").timestamp()
+                self.accepted.append((t, peer.rsplit(":", 1)[0]))
+
+    def first_after(self, t_wall, ips):
+        """For each IP in ips, the first acceptance at or after t_wall; None while one is missing."""
+        self.scan()
+        first = {}
+        for t, ip in self.accepted:
+            if t >= t_wall and ip in ips and ip not in first:
+                first[ip] = t
+        return first if len(first) == len(ips) else None
 
 
 def wait(pred, timeout, what, step=0.005):
@@ -74,12 +116,14 @@ def main():
             open(f"{tmp}/hub-{k}.conf", "w").write(c)
 
         def start_hub(k):
-            hubs[k] = subprocess.Popen(["nats-server", "-c", f"{tmp}/hub-{k}.conf"], stdout=subprocess.DEVNULL,
+            hubs[k] = subprocess.Popen(["nats-server", "-c", f"{tmp}/hub-{k}.conf", "-D"], stdout=subprocess.DEVNULL,
                                        stderr=open(f"{tmp}/hub-{k}.log", "a"))
             wait(lambda: get_json(hub_ip, ports[k]["http"], "/healthz") is not None, 20, f"hub node {k}")
 
         for k in range(3):
+            open(f"{tmp}/hub-{k}.log", "w").close()
             start_hub(k)
+        hub_logs = HubLogs([f"{tmp}/hub-{k}.log" for k in range(3)])
 
         def leafs_by_node():
             out = {}
@@ -121,36 +165,53 @@ def main():
         def ready_files():
             return [os.path.exists(f"{tmp}/leaf-{i}/state/ready") for i in range(a.n)]
 
+        def last_ready(idx, t_wall):
+            """The latest ready-file write among idx, all written at or after t_wall; else None."""
+            last = 0.0
+            for i in idx:
+                try:
+                    t = os.stat(f"{tmp}/leaf-{i}/state/ready").st_mtime_ns / 1e9
+                except FileNotFoundError:
+                    return None
+                # The file time is the kernel's coarse clock (one tick behind at most).
+                if t < t_wall - 0.02:
+                    return None
+                last = max(last, t)
+            return last
+
+        def settled(kind, idx, t_wall):
+            """When the leaves idx were all up after t_wall, by their own records; else None."""
+            if kind == "bare":
+                first = hub_logs.first_after(t_wall, {nss[i][1] for i in idx})
+                return max(first.values()) if first else None
+            return last_ready(idx, t_wall)
+
+        def wait_settled(kind, idx, t_wall, what):
+            end = now() + 120
+            while now() < end:
+                t = settled(kind, idx, t_wall)
+                if t is not None:
+                    return t
+                time.sleep(0.05)
+            raise SystemExit(f"scale: timed out waiting for {what}")
+
         def phase(kind):
-            t0 = now()
+            everyone = range(a.n)
+            t0 = time.time()
             leaves = [launch(i, kind) for i in range(a.n)]
             procs.extend(leaves)
-            if kind == "bare":
-                wait(lambda: total() == a.n, 120, f"{a.n} bare leaves", 0.01)
-            else:
-                wait(lambda: all(ready_files()) and total() == a.n, 120, f"{a.n} agents ready", 0.01)
-            t_up = (now() - t0) * 1000
+            t_up = (wait_settled(kind, everyone, t0, f"{a.n} {kind} leaves up") - t0) * 1000
+            wait(lambda: total() == a.n, 60, f"the hubs to list {a.n} leaves", 0.05)
             # Kill the hub node holding the most leaves.
             by = leafs_by_node()
             k = max(by, key=lambda x: len(by[x]))
             hit = set(by[k])
             idx = [i for i, (_, ip) in enumerate(nss) if ip in hit]
-            mt0 = {i: os.stat(f"{tmp}/leaf-{i}/state/ready").st_mtime_ns for i in idx} if kind == "agent" else {}
-            t0 = now()
+            time.sleep(0.05)  # past the coarse file clock's tick: a rewrite is told from the last write
+            t0 = time.time()
             hubs[k].kill(); hubs[k].wait()
-            if kind == "bare":
-                wait(lambda: total() == a.n, 120, "bare leaves back", 0.01)
-            else:
-                def back():
-                    for i in idx:
-                        try:
-                            if os.stat(f"{tmp}/leaf-{i}/state/ready").st_mtime_ns == mt0[i]:
-                                return False
-                        except FileNotFoundError:
-                            return False
-                    return all(ready_files()) and total() == a.n
-                wait(back, 120, "agents ready again", 0.01)
-            t_back = (now() - t0) * 1000
+            t_back = (wait_settled(kind, idx, t0, f"{kind} leaves back") - t0) * 1000
+            wait(lambda: total() == a.n and (kind == "bare" or all(ready_files())), 60, "all leaves listed again", 0.05)
             print(f"scale {kind}: {a.n} up in {t_up:.0f} ms; hub node {k} (with {len(idx)} leaves) killed, all back in {t_back:.0f} ms",
                   file=sys.stderr)
             for p in leaves:
