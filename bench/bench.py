@@ -136,6 +136,18 @@ def cpu_ticks(pid):
     return int(parts[11]) + int(parts[12])  # utime + stime
 
 
+def cpu_ms(pid):
+    """CPU time of a process so far, all its threads, from the scheduler's nanosecond counters."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e6
+
+
 def children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -191,7 +203,8 @@ def main():
         ready_file = f"{state}/ready"
         state_watch = FileWatch(state)
 
-        res = {k: [] for k in ["p1_bare", "p1_agent", "p1_floor", "p2_lag", "p5_bare", "p5_agent", "p7_bare", "p7_agent"]}
+        res = {k: [] for k in ["p1_bare", "p1_agent", "p1_floor", "p2_lag", "p5_bare", "p5_agent", "p7_bare", "p7_agent", "cpu_bare",
+                                 "cpu_agent"]}
         rss_agent = rss_nats = idle_agent = idle_nats = None
 
         def no_leaf():
@@ -207,6 +220,7 @@ def main():
         def bare_run(i):
             p, ms = bare_start()
             res["p1_bare"].append(ms)
+            res["cpu_bare"].append(cpu_ms(p.pid))  # read within 2 ms of the acceptance
             # P5 bare: SIGKILL, and this harness restarts it at once (no supervisor delay).
             p.kill(); p.wait(); no_leaf()
             p, ms = bare_start()
@@ -232,6 +246,7 @@ def main():
             procs.append(p)
             t_ready = state_watch.wait(lambda: os.path.exists(ready_file), 20, f"the agent (see {tmp}/agent-{i}.log)",
                                        alive=lambda: p.poll() is None)
+            res["cpu_agent"].append(cpu_ms(p.pid))  # the agent alone, not its nats-server
             accepted = hub_log.accepted_after(t0, 20, "the agent's leaf")
             res["p1_agent"].append((t_ready - t0) * 1000)
             res["p2_lag"].append((t_ready - accepted) * 1000)
@@ -281,6 +296,7 @@ def main():
         print(f"ROW P1_time_to_ready_ms {m['p1_bare']:.1f} {m['p1_agent']:.1f} <=1.05x")
         if a.floor:
             print(f"ROW P1_floor_any_wrapper_ms {m['p1_bare']:.1f} {m['p1_floor']:.1f} (floor)")
+        print(f"ROW CPU_start_ms {m['cpu_bare']:.1f} {m['cpu_agent']:.1f} (P6)")
         print(f"ROW P2_accept_to_ready_lag_ms - {m['p2_lag']:.1f} <=5ms")
         print(f"ROW P3_rss_after_ready_MB {rss_nats / 1024:.1f} {rss_agent / 1024:.1f} <=8MB")
         print(f"ROW P4_idle_cpu_pct_of_core {idle_nats:.3f} {idle_agent:.3f} <=0.2%")
