@@ -416,8 +416,10 @@ class Runner {
         }
       }
       return [this, r, res] {
-        report_ = r;
         feed(res);
+        // /status shows the checks the supervisor judged on: not a late answer it dropped (begun
+        // before a nats-server exit, or arriving while stopping).
+        if (sup_.last_check().seq == res.seq) report_ = r;
       };
     });
   }
