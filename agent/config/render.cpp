@@ -47,16 +47,21 @@ CollapsedTemplate collapse_plain_lines(std::string_view tmpl) {
   // so it goes in as one unescaped variable holding its text. Its newline stays in the template,
   // so kainjow still sees where every line ends, and a line holding a section tag (the only kind
   // kainjow may drop as standalone) is left as it was. Only after check_tags: no {{= can have
-  // changed the delimiters, and the template itself may hold no {{{ of its own.
+  // changed the delimiters, and the template itself may hold no {{{ of its own. A line inside a
+  // tag that spans lines (a {{! comment }} over several lines) is the tag's, not text: kept.
   CollapsedTemplate c;
   c.text.reserve(tmpl.size());
   size_t start = 0;
+  bool in_tag = false;  // a {{ on an earlier line is not closed yet
   while (start < tmpl.size()) {
     size_t end = tmpl.find('\n', start);
     if (end == std::string_view::npos) end = tmpl.size();
     const std::string_view line = tmpl.substr(start, end - start);
-    const bool plain = !line.empty() && line.find("{{") == std::string_view::npos &&
+    const bool plain = !in_tag && !line.empty() && line.find("{{") == std::string_view::npos &&
                        line.find("}}") == std::string_view::npos && line.find('\r') == std::string_view::npos;
+    for (size_t at = 0; (at = std::min(line.find("{{", at), line.find("}}", at))) != std::string_view::npos; at += 2) {
+      in_tag = line.compare(at, 2, "{{") == 0;
+    }
     if (plain) {
       const std::string key = "leaf_agent_line_" + std::to_string(c.lines.size());
       c.text += "{{{" + key + "}}}";

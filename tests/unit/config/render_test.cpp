@@ -151,6 +151,9 @@ TEST_CASE("render: collapsing the lines without tags renders every template byte
       "{{#urls}}\nurl line\n  {{url}} and text\n{{/urls}}\n\n\t\ntail without newline",
       "crlf line\r\n{{#local_jwt}}\r\njwt crlf\r\n{{/local_jwt}}\r\nend\r\n",
       "", "\n", "\n\n", "only text", "{{version}}", "a }} b\n{{! a comment }}\nc\n",
+      // Tags over several lines: what is inside stays inside (a commented-out listen never renders).
+      "a: 1\n{{! disabled:\nx: 1\nlisten: \"0.0.0.0:4222\"\n}}\nb: {{version}}\n",
+      "{{! one }}{{! two\nstill two\n}} after\nplain\n", "{{#local_jwt}}{{!\nc\n}}\nin\n{{/local_jwt}}\nout\n",
   };
   for (const auto& t : templates) {
     for (bool on : {true, false}) {
@@ -158,6 +161,7 @@ TEST_CASE("render: collapsing the lines without tags renders every template byte
       CAPTURE(t);
       CAPTURE(on);
       CHECK(render::render(t, d, "t") == kainjow_as_written(t, d));
+      CHECK(render::render(t, d, "t").find("0.0.0.0") == std::string::npos);
     }
   }
   // The built-in leaf template is mostly comment lines: most of it becomes a few variables.
