@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -211,14 +213,24 @@ bool exists(const std::string& path) {
 }
 
 std::uint64_t random_u64() {
+  // Temporary names and jitter, not keys: never wait for the kernel's pool (GRND_NONBLOCK, early
+  // boot of a microVM) nor fail where getrandom is missing or filtered (an old seccomp profile).
+  // Names are opened with O_EXCL in a 0700 directory either way.
   std::uint64_t v = 0;
   auto* p = reinterpret_cast<unsigned char*>(&v);
   size_t got = 0;
   while (got < sizeof v) {
-    const ssize_t n = ::getrandom(p + got, sizeof v - got, 0);
+    const ssize_t n = ::getrandom(p + got, sizeof v - got, GRND_NONBLOCK);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw internal_error(std::string("getrandom: ") + std::strerror(errno));
+    if (n < 0) break;
     got += static_cast<size_t>(n);
+  }
+  if (got < sizeof v) {
+    timespec t{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t);
+    static std::atomic<std::uint64_t> counter{0};
+    v ^= (static_cast<std::uint64_t>(t.tv_nsec) << 20) ^ static_cast<std::uint64_t>(t.tv_sec) ^
+         (static_cast<std::uint64_t>(::getpid()) << 44) ^ (++counter * 0x9E3779B97F4A7C15ULL);
   }
   return v;
 }

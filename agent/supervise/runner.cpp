@@ -39,16 +39,6 @@ using supervise::ChildId;
 using supervise::TimerKind;
 using Json = nlohmann::json;
 
-// Runs `f` when the scope ends, however it ends.
-template <class F>
-struct ScopeExit {
-  explicit ScopeExit(F f) : f_(std::move(f)) {}
-  ~ScopeExit() { f_(); }
-  ScopeExit(const ScopeExit&) = delete;
-  ScopeExit& operator=(const ScopeExit&) = delete;
-  F f_;
-};
-
 // What the agent knows of one running child (the spec is built when it is spawned).
 struct ChildProc {
   pid_t pid = -1;
@@ -186,10 +176,7 @@ class Runner {
           {c_.agent.nats_server, "-c", locked->layout.nats_conf, "-a", listen.host, "-p", std::to_string(listen.port)},
           nats_env(), locked->layout.nats_conf);
     }
-    worker_.post([this, deadline, locked, aside = prewarm_ ? prewarm_->take_aside() : std::string()]() -> Worker::Completion {
-      // The last start's nats.conf goes once the bootstrap is over, whatever its outcome: freeing
-      // it may wait for the disk, so not before the config is ready.
-      const ScopeExit remove_aside([&aside] { if (!aside.empty()) ::unlink(aside.c_str()); });
+    worker_.post([this, deadline, locked]() -> Worker::Completion {
       bootstrap::Context ctx{c_, env_};
       ctx.thorough = init_only_;
       ctx.cancelled = [this] { return worker_.cancelled().load(); };
@@ -219,6 +206,16 @@ class Runner {
         return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}, 0}); };
       }
     });
+    // The last start's nats.conf goes after the bootstrap, whatever its outcome, as a job of its
+    // own: freeing it may wait for the disk (0.8 ms here), and the bootstrap's result, which brings
+    // the hand-over, is delivered when its job returns. (Should the agent die first, the next
+    // start's lock removes it.)
+    if (std::string aside = prewarm_ ? prewarm_->take_aside() : std::string(); !aside.empty()) {
+      worker_.post([aside]() -> Worker::Completion {
+        ::unlink(aside.c_str());
+        return nullptr;
+      });
+    }
   }
 
   void do_action(const supervise::CancelBootstrap&) { worker_.cancel(); }
@@ -565,7 +562,9 @@ class Runner {
     // Without a child left (the usual stop: nats-server and the host reaped) there is nothing to
     // look for; the scan of /proc cost each stop a few milliseconds of CPU on a busy node.
     pid_t reaped;
-    while ((reaped = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+    int status = 0;
+    while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      process::note_reaped(reaped, status);  // a worker job's short command (nats-server -t) waits for it
     }
     if (reaped < 0 && errno == ECHILD) return;
     const std::string me = std::to_string(::getpid());
