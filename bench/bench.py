@@ -66,6 +66,7 @@ class HubLog:
 
     def __init__(self, path):
         self.f, self.buf = open(path, "rb"), b""
+        self.watch = Inotify(path, Inotify.IN_MODIFY)
 
     @staticmethod
     def stamp(line):
@@ -74,42 +75,56 @@ class HubLog:
         return datetime.datetime.strptime(f"{date} {clock}", "%Y/%m/%d %H:%M:%S.%f").timestamp()
 
     def accepted_after(self, t_wall, timeout, what):
-        """The wall-clock time of the first acceptance logged after t_wall (read every 2 ms)."""
+        """The wall-clock time of the first acceptance logged after t_wall (read as the hub writes)."""
         end = now() + timeout
         while now() < end:
+            self.watch.drain()
             self.buf += self.f.read()
             *lines, self.buf = self.buf.split(b"\n")
             for raw in lines:
                 line = raw.decode(errors="replace")
                 if self.MARK in line and self.stamp(line) >= t_wall:
                     return self.stamp(line)
-            time.sleep(0.002)
+            self.watch.block(0.05)
         raise SystemExit(f"bench: timed out waiting for {what}")
+
+
+class Inotify:
+    """One inotify watch: the observer sleeps until the watched path changes (no polling)."""
+    IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100
+
+    def __init__(self, path, mask):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self.fd < 0 or libc.inotify_add_watch(self.fd, path.encode(), mask) < 0:
+            raise SystemExit(f"bench: inotify on {path}: {os.strerror(ctypes.get_errno())}")
+
+    def drain(self):
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def block(self, timeout):
+        select.select([self.fd], [], [], timeout)
 
 
 class FileWatch:
     """Blocks (inotify, no polling) until a file in a directory satisfies a predicate."""
-    IN_CREATE, IN_MOVED_TO = 0x100, 0x80
 
     def __init__(self, directory):
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
-        if self.fd < 0 or libc.inotify_add_watch(self.fd, directory.encode(), self.IN_CREATE | self.IN_MOVED_TO) < 0:
-            raise SystemExit(f"bench: inotify on {directory}: {os.strerror(ctypes.get_errno())}")
+        self.watch = Inotify(directory, Inotify.IN_CREATE | Inotify.IN_MOVED_TO)
 
     def wait(self, pred, timeout, what, alive=lambda: True):
         end = now() + timeout
         while True:
-            try:
-                while os.read(self.fd, 65536):
-                    pass
-            except BlockingIOError:
-                pass
+            self.watch.drain()
             if pred():
                 return time.time()
             if now() > end or not alive():
                 raise SystemExit(f"bench: timed out waiting for {what}")
-            select.select([self.fd], [], [], 0.05)
+            self.watch.block(0.05)
 
 
 def wait(pred, timeout, what):
@@ -137,7 +152,8 @@ def cpu_ticks(pid):
 
 
 def cpu_ms(pid):
-    """CPU time of a process so far, all its threads, from the scheduler's nanosecond counters."""
+    """CPU time of a process so far, its live threads, from the scheduler's nanosecond counters
+    (nats-server's threads and the agent's workers live on; a thread that ended is not counted)."""
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -220,7 +236,8 @@ def main():
         def bare_run(i):
             p, ms = bare_start()
             res["p1_bare"].append(ms)
-            res["cpu_bare"].append(cpu_ms(p.pid))  # read within 2 ms of the acceptance
+            time.sleep(0.1)  # CPU read like the agent's: once the start's work is over
+            res["cpu_bare"].append(cpu_ms(p.pid))
             # P5 bare: SIGKILL, and this harness restarts it at once (no supervisor delay).
             p.kill(); p.wait(); no_leaf()
             p, ms = bare_start()
@@ -246,10 +263,13 @@ def main():
             procs.append(p)
             t_ready = state_watch.wait(lambda: os.path.exists(ready_file), 20, f"the agent (see {tmp}/agent-{i}.log)",
                                        alive=lambda: p.poll() is None)
-            res["cpu_agent"].append(cpu_ms(p.pid))  # the agent alone, not its nats-server
             accepted = hub_log.accepted_after(t0, 20, "the agent's leaf")
             res["p1_agent"].append((t_ready - t0) * 1000)
             res["p2_lag"].append((t_ready - accepted) * 1000)
+            # The agent and its nats-server 100 ms after ready, as the bare one after the hub's
+            # acceptance: all a start costs, the checks and the answers to them included.
+            time.sleep(0.1)
+            res["cpu_agent"].append(cpu_ms(p.pid) + sum(cpu_ms(c) for c in children(p.pid)))
             assert Http(health).get("/readyz")[0] == 200
             # P7: `leaf-agent health` against the ready agent, alternating with the exec floor.
             for _ in range(3):
@@ -296,7 +316,7 @@ def main():
         print(f"ROW P1_time_to_ready_ms {m['p1_bare']:.1f} {m['p1_agent']:.1f} <=1.05x")
         if a.floor:
             print(f"ROW P1_floor_any_wrapper_ms {m['p1_bare']:.1f} {m['p1_floor']:.1f} (floor)")
-        print(f"ROW CPU_start_ms {m['cpu_bare']:.1f} {m['cpu_agent']:.1f} (P6)")
+        print(f"ROW CPU_to_ready_ms {m['cpu_bare']:.1f} {m['cpu_agent']:.1f} (P6)")
         print(f"ROW P2_accept_to_ready_lag_ms - {m['p2_lag']:.1f} <=5ms")
         print(f"ROW P3_rss_after_ready_MB {rss_nats / 1024:.1f} {rss_agent / 1024:.1f} <=8MB")
         print(f"ROW P4_idle_cpu_pct_of_core {idle_nats:.3f} {idle_agent:.3f} <=0.2%")

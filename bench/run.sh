@@ -30,7 +30,7 @@ echo
 echo "leaf-agent benchmarks: $(nproc) cores, $(nats-server --version), load average before: $load_before, after: $load_after"
 awk '
   $1 == "ROW" {
-    ratio = ($3 == "-" || $3 + 0 == 0 || $2 ~ /^P[234]_/) ? "-" : $2 ~ /^CPU_/ ? sprintf("+%.0f%%", 100 * $4 / $3) : sprintf("%.2fx", $4 / $3)
+    ratio = ($3 == "-" || $3 + 0 == 0 || $2 ~ /^P[234]_/) ? "-" : sprintf("%.2fx", $4 / $3)
     printf "| %-32s | %10s | %10s | %7s | %-9s |\n", $2, $3, $4, ratio, $5
   }
   $1 == "NOTE" { $1 = ""; notes = notes "\n" substr($0, 2) }
