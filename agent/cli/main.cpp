@@ -11,6 +11,7 @@
 #include "agent/cli/commands.hpp"
 #include "agent/core/error.hpp"
 #include "agent/core/text.hpp"
+#include "agent/preflight/preflight.hpp"
 
 static std::string exit_codes_footer() {
   std::string f = "Exit codes:";
@@ -22,6 +23,9 @@ static std::string exit_codes_footer() {
 }
 
 int main(int argc, char** argv) {
+#if !LEAF_LAZY_OPENSSL
+  leaf::preflight::openssl_without_atexit();  // before any other OpenSSL call (preflight.hpp)
+#endif
   const std::string_view first = argc > 1 ? argv[1] : "";
   // `run` and `init` handle their signals on the event loop; until it exists, a signal must not
   // kill the agent with its default action (the first milliseconds after exec).
