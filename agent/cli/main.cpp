@@ -11,7 +11,7 @@
 #include "agent/cli/commands.hpp"
 #include "agent/core/error.hpp"
 #include "agent/core/text.hpp"
-#include "agent/preflight/preflight.hpp"
+#include "agent/io/openssl_first.hpp"
 
 static std::string exit_codes_footer() {
   std::string f = "Exit codes:";
@@ -24,7 +24,7 @@ static std::string exit_codes_footer() {
 
 int main(int argc, char** argv) {
 #if !LEAF_LAZY_OPENSSL
-  leaf::preflight::openssl_without_atexit();  // before any other OpenSSL call (preflight.hpp)
+  leaf::openssl::first_call_without_atexit();  // before any other OpenSSL call (openssl_first.hpp)
 #endif
   const std::string_view first = argc > 1 ? argv[1] : "";
   // `run` and `init` handle their signals on the event loop; until it exists, a signal must not

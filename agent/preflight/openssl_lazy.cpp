@@ -22,17 +22,15 @@
 #include <string>
 
 #include "agent/core/error.hpp"
+#include "agent/io/openssl_first.hpp"
 
 namespace {
 
 void* libssl() {
   static void* const lib = [] {
+    leaf::openssl::first_call_without_atexit();  // see openssl_first.hpp
     void* l = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
     if (!l) throw leaf::internal_error(std::string("cannot load OpenSSL 3 (install libssl3): ") + ::dlerror());
-    // OpenSSL's first call: no cleanup at exit, which detached probe threads could outlive
-    // (preflight::openssl_without_atexit).
-    using Init = int (*)(uint64_t, const OPENSSL_INIT_SETTINGS*);
-    if (auto init = reinterpret_cast<Init>(::dlsym(l, "OPENSSL_init_crypto"))) init(OPENSSL_INIT_NO_ATEXIT, nullptr);
     return l;
   }();
   return lib;
@@ -84,7 +82,6 @@ LEAF_LAZY(GENERAL_NAME *, GENERAL_NAME_new, (), ())
 LEAF_LAZY(void, GENERAL_NAME_set0_value, (GENERAL_NAME *a0, int a1, void *a2), (a0, a1, a2))
 LEAF_LAZY(void, OPENSSL_cleanse, (void *a0, size_t a1), (a0, a1))
 LEAF_LAZY(OPENSSL_STACK *, OPENSSL_sk_new_null, (), ())
-LEAF_LAZY(int, OPENSSL_init_crypto, (uint64_t a0, const OPENSSL_INIT_SETTINGS *a1), (a0, a1))
 LEAF_LAZY(int, OPENSSL_sk_push, (OPENSSL_STACK *a0, const void *a1), (a0, a1))
 LEAF_LAZY(EVP_PKEY *, PEM_read_bio_PrivateKey, (BIO *a0, EVP_PKEY **a1, pem_password_cb *a2, void *a3), (a0, a1, a2, a3))
 LEAF_LAZY(X509 *, PEM_read_bio_X509, (BIO *a0, X509 **a1, pem_password_cb *a2, void *a3), (a0, a1, a2, a3))

@@ -525,8 +525,6 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
-void openssl_without_atexit() { ::OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr); }
-
 Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds timeout) {
   Probe result;
   try {

@@ -56,12 +56,4 @@ struct Probe {
 // Never throws; the socket is closed before returning.
 Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds timeout);
 
-// OpenSSL without its exit-time cleanup: the upstream probes run on detached threads (a slow URL
-// is not waited for once another answered), and OPENSSL_cleanup at exit freed the locks a probe
-// still in its handshake then took (a SIGSEGV in pthread_rwlock_wrlock, seen once in ~300 `init`s
-// with three upstream URLs). The process's exit frees everything anyway. It must be OpenSSL's first
-// call in the process: the lazy loader (openssl_lazy.cpp) makes it when it loads libssl, builds
-// that link OpenSSL make it at the top of main.
-void openssl_without_atexit();
-
 }  // namespace leaf::preflight

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "agent/core/error.hpp"
+#include "agent/io/openssl_first.hpp"
 
 namespace leaf::curl {
 
@@ -17,6 +18,7 @@ void bind(void* lib, F& fn, const char* name) {
 }
 
 Api load() {
+  leaf::openssl::first_call_without_atexit();  // libcurl initialises OpenSSL: see openssl_first.hpp
   void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
   if (!lib) throw internal_error(std::string("cannot load libcurl (install libcurl4): ") + ::dlerror());
   Api a{};
