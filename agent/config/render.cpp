@@ -57,11 +57,13 @@ CollapsedTemplate collapse_plain_lines(std::string_view tmpl) {
     size_t end = tmpl.find('\n', start);
     if (end == std::string_view::npos) end = tmpl.size();
     const std::string_view line = tmpl.substr(start, end - start);
-    const bool plain = !in_tag && !line.empty() && line.find("{{") == std::string_view::npos &&
-                       line.find("}}") == std::string_view::npos && line.find('\r') == std::string_view::npos;
+    const bool inside_before = in_tag;
+    bool has_delimiter = false;  // a {{ or }} on this line; the last one says whether a tag stays open
     for (size_t at = 0; (at = std::min(line.find("{{", at), line.find("}}", at))) != std::string_view::npos; at += 2) {
+      has_delimiter = true;
       in_tag = line.compare(at, 2, "{{") == 0;
     }
+    const bool plain = !inside_before && !has_delimiter && !line.empty() && line.find('\r') == std::string_view::npos;
     if (plain) {
       const std::string key = "leaf_agent_line_" + std::to_string(c.lines.size());
       c.text += "{{{" + key + "}}}";

@@ -54,8 +54,8 @@ SecretString read_secret_file(const std::string& path, Exit code = Exit::credent
 bool exists(const std::string& path);
 
 // 64 random bits from getrandom(2) without waiting (a clock mix if it cannot), for temporary names
-// and jitter seeds: not for keys. std::random_device checks the
-// CPU's features each time it is made: 25 to 90 us on this VM, where getrandom costs 8.
+// and jitter seeds: not for keys. std::random_device checks the CPU's features each time it is
+// made: 25 to 90 us on this VM, where getrandom costs 8.
 std::uint64_t random_u64();
 
 }  // namespace leaf::fs
