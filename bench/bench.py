@@ -8,14 +8,15 @@ summary on stderr.
 
 The observers do not poll while a start is timed: on 2 cores an observer's CPU is taken from the
 processes it times, and more so from the run that has more of them. The hub's acceptance is read
-off the hub's own log, afterwards: its debug line "Authenticated JWT: Leafnode", logged with a
-microsecond wall-clock timestamp where the hub has judged the credentials, just before it lists the
-leaf in /leafz (server/auth.go, leafnode.go). The agent's ready file is waited for with inotify.
+off the hub's own log (hublog.py) as the hub writes it, the agent's ready file is waited for, both
+with inotify.
 (Until this round both were polled every 0.5 ms over HTTP, about 0.3 ms of CPU a poll: 60 % of a
 core beside the starting leaf, which charged the agent run for the observer.)
 """
-import argparse, ctypes, datetime, http.client, json, os, random, select, signal, socket, statistics, subprocess, sys, \
+import argparse, ctypes, http.client, json, os, random, select, signal, socket, statistics, subprocess, sys, \
     tempfile, time, shutil
+
+import hublog
 
 now = time.monotonic
 
@@ -62,29 +63,20 @@ def hub_leafs(hub):
 
 class HubLog:
     """The hub's log (run with -D), read as it grows: when it accepted a leaf, by its own clock."""
-    MARK = "Authenticated JWT: Leafnode"
 
     def __init__(self, path):
         self.f, self.buf = open(path, "rb"), b""
         self.watch = Inotify(path, Inotify.IN_MODIFY)
-
-    @staticmethod
-    def stamp(line):
-        # "[pid] 2026/12/04 14:00:51.379839 [DBG] ...": local wall-clock time, as time.time() is.
-        _, date, clock = line.split(" ", 3)[:3]
-        return datetime.datetime.strptime(f"{date} {clock}", "%Y/%m/%d %H:%M:%S.%f").timestamp()
 
     def accepted_after(self, t_wall, timeout, what):
         """The wall-clock time of the first acceptance logged after t_wall (read as the hub writes)."""
         end = now() + timeout
         while now() < end:
             self.watch.drain()
-            self.buf += self.f.read()
-            *lines, self.buf = self.buf.split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace")
-                if self.MARK in line and self.stamp(line) >= t_wall:
-                    return self.stamp(line)
+            found, self.buf = hublog.acceptances(self.buf + self.f.read())
+            for t, _ in found:
+                if t >= t_wall:
+                    return t
             self.watch.block(0.05)
         raise SystemExit(f"bench: timed out waiting for {what}")
 

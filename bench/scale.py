@@ -2,13 +2,15 @@
 """P6 (see bench/scale.sh). Prints `ROW` lines for bench/run.sh and progress on stderr.
 
 Times come from what the processes themselves record, not from when this observer notices: a bare
-leaf is up when a hub logs that it accepted it (hubs run with -D: "Authenticated JWT: Leafnode",
-microsecond wall-clock stamps), an agent when it wrote its ready file (its mtime). The observer
-only looks every 50 ms, cheaply (log files read, files stat'ed), to know when to stop waiting. (Until
-this round the bare phase polled all three hubs' /leafz every 10 ms from the start, about half a
-core, while the agent phase only stat'ed ready files until all existed: the bare leaves were slowed.)
+leaf is up when a hub logs that it accepted it (hubs run with -D; hublog.py), an agent when it
+wrote its ready file (its mtime). The observer only looks every 50 ms, cheaply (log files read,
+files stat'ed), to know when to stop waiting. (Until this round the bare phase polled all three
+hubs' /leafz every 10 ms from the start, while the agent phase only stat'ed ready files until all
+existed: the two phases were observed differently.)
 """
-import argparse, datetime, http.client, json, os, random, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+import argparse, http.client, json, os, random, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+
+import hublog
 
 now = time.monotonic
 
@@ -31,7 +33,6 @@ def get_json(host, port, path):
 
 class HubLogs:
     """The hubs' logs as they grow: (wall-clock time, leaf IP) of each leaf a hub accepted."""
-    MARK = "Authenticated JWT: Leafnode"
 
     def __init__(self, paths):
         self.files = [open(p, "a+b") for p in paths]
@@ -42,16 +43,8 @@ class HubLogs:
 
     def scan(self):
         for k, f in enumerate(self.files):
-            self.bufs[k] += f.read()
-            *lines, self.bufs[k] = self.bufs[k].split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace")
-                if self.MARK not in line:
-                    continue
-                # "[pid] 2026/12/04 14:00:51.379839 [DBG] 10.200.0.3:41234 - lid:7 - Authenticated JWT: ..."
-                _, date, clock, _, peer = line.split(" ", 5)[:5]
-                t = datetime.datetime.strptime(f"{date} {clock}", "%Y/%m/%d %H:%M:%S.%f").timestamp()
-                self.accepted.append((t, peer.rsplit(":", 1)[0]))
+            found, self.bufs[k] = hublog.acceptances(self.bufs[k] + f.read())
+            self.accepted += found
 
     def first_after(self, t_wall, ips):
         """For each IP in ips, the first acceptance at or after t_wall; None while one is missing."""
