@@ -10,8 +10,8 @@ The observers do not poll while a start is timed: on 2 cores an observer's CPU i
 processes it times, and more so from the run that has more of them. The hub's acceptance is read
 off the hub's own log (hublog.py) as the hub writes it, the agent's ready file is waited for, both
 with inotify.
-(Until this round both were polled every 0.5 ms over HTTP, about 0.3 ms of CPU a poll: 60 % of a
-core beside the starting leaf, which charged the agent run for the observer.)
+(Until this round the hub was polled every 0.5 ms over HTTP, about 0.3 ms of CPU a poll: 60 % of a
+core beside the starting leaf, in both columns.)
 """
 import argparse, ctypes, http.client, json, os, random, select, signal, socket, statistics, subprocess, sys, \
     tempfile, time, shutil
