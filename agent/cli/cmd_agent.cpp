@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -202,11 +203,29 @@ void add_agent(CLI::App& app, std::string_view only) {
   // ---- render ----
   if (wanted("render")) {
     auto render_o = std::make_shared<Common>();
-    CLI::App* render_cmd = app.add_subcommand("render", "Print the nats-server config that would be written (no secrets in it).");
+    auto for_version = std::make_shared<std::string>();
+    CLI::App* render_cmd = app.add_subcommand(
+        "render", "Print the nats-server config that would be written (no secrets in it), for the release of\n"
+                  "agent.nats_server (--nats-version: for another, e.g. the server in an init container's pod).");
     add_common(render_cmd, *render_o);
-    render_cmd->callback([render_o] {
+    render_cmd->add_option("--nats-version", *for_version, "render for this nats-server release (2.9.10, 2.10.27 ...)");
+    render_cmd->callback([render_o, for_version] {
       const config::Config c = load(*render_o, current_environment());
-      std::cout << bootstrap::rendered_config(c);
+      std::optional<nats_version::Version> server;
+      if (!for_version->empty()) {
+        server = nats_version::parse(*for_version);
+        if (!server) throw usage_error("--nats-version: want a release like 2.10.27, not \"" + *for_version + "\"");
+      } else if (!c.dev()) {
+        server = bootstrap::server_version(c);
+      }
+      const std::string out = bootstrap::rendered_config(c, nullptr, server);
+      std::cout << out;
+      // Which release it is for: on standard error, so the config can be piped as it is.
+      if (!c.dev()) {
+        std::cerr << (server ? "leaf-agent: rendered for nats-server " + server->str() + "\n"
+                             : "leaf-agent: rendered for nats-server 2.10 or later (" + c.agent.nats_server +
+                                   " --version did not answer; --nats-version X chooses)\n");
+      }
     });
   }
 
@@ -261,6 +280,15 @@ void add_agent(CLI::App& app, std::string_view only) {
       }
     });
   }
+}
+
+std::string version_text() {
+  config::Config c;
+  if (const char* bin = std::getenv("LEAF_AGENT_AGENT_NATS_SERVER"); bin && *bin) c.agent.nats_server = bin;
+  const auto v = bootstrap::server_version(c);
+  return std::string("leaf-agent ") + LEAF_AGENT_VERSION + "\n" +
+         (v ? "nats-server " + v->str() : std::string("nats-server: none found")) + " (agent.nats_server = " +
+         c.agent.nats_server + ")";
 }
 
 }  // namespace leaf::cmd

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"leaf-agent: a localhost-only NATS leaf node for a wasmCloud host, with\n"
                "upstream TLS and JWT credentials fetched, validated and kept fresh."};
-  app.set_version_flag("--version", std::string("leaf-agent ") + LEAF_AGENT_VERSION);
+  app.set_version_flag("--version", [] { return leaf::cmd::version_text(); });
   app.footer(exit_codes_footer());
   app.require_subcommand(1);
   // When argv[1] is one of the agent's commands, only it is built: `health` runs as an exec probe

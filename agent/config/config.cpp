@@ -51,6 +51,9 @@ const std::vector<Field>& fields() {
       STR("upstream", "jetstream_domain", upstream.jetstream_domain),
       STR("upstream", "ping_interval", upstream.ping_interval),
       INT("upstream", "ping_max", upstream.ping_max),
+      STR("upstream", "compression", upstream.compression),
+      STR("upstream", "first_info_timeout", upstream.first_info_timeout),
+      STR("upstream", "dial_timeout", upstream.dial_timeout),
       STR("credentials", "source", credentials.source),
       STR("credentials", "file", credentials.file),
       STR("credentials", "jwt_env", credentials.jwt_env),
@@ -308,6 +311,22 @@ std::chrono::seconds Config::ping_interval() const {
   return std::chrono::duration_cast<std::chrono::seconds>(d);
 }
 
+namespace {
+// An optional remote timeout: "" (the server's default) or a duration from 1ms to 10m, written for
+// nats-server as Go's duration text.
+std::string remote_timeout(const std::string& text, const char* key) {
+  if (text.empty()) return "";
+  const auto d = parse_duration(text);
+  if (!d || d->count() <= 0 || *d > std::chrono::minutes(10)) {
+    throw config_error(std::string(key) + " must be a duration from 1ms to 10m (e.g. \"5s\"), not \"" + text + "\"");
+  }
+  return d->count() % 1000 == 0 ? std::to_string(d->count() / 1000) + "s" : std::to_string(d->count()) + "ms";
+}
+}  // namespace
+
+std::string Config::first_info_timeout() const { return remote_timeout(upstream.first_info_timeout, "upstream.first_info_timeout"); }
+std::string Config::dial_timeout() const { return remote_timeout(upstream.dial_timeout, "upstream.dial_timeout"); }
+
 int Config::ping_max() const {
   const std::string& t = upstream.ping_max;
   char* end = nullptr;
@@ -509,6 +528,15 @@ void validate(const Config& c, bool probe_only) {
   (void)c.refresh_fraction();
   (void)c.ping_interval();
   (void)c.ping_max();
+  static const char* compression_modes[] = {"off", "accept", "s2_auto", "s2_fast", "s2_better", "s2_best"};
+  if (!c.upstream.compression.empty() &&
+      std::find(std::begin(compression_modes), std::end(compression_modes), c.upstream.compression) ==
+          std::end(compression_modes)) {
+    throw config_error("upstream.compression must be one of off, accept, s2_auto, s2_fast, s2_better, s2_best (or "
+                       "unset for the server's default), not \"" + c.upstream.compression + "\"");
+  }
+  (void)c.first_info_timeout();
+  (void)c.dial_timeout();
   if (c.source() == Source::file) {
     if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");
   } else if (c.source() == Source::env) {

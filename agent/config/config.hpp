@@ -25,6 +25,14 @@ struct Upstream {
   // ping_interval x ping_max (nats-server's own default is 2m x 2).
   std::string ping_interval = "20s";
   std::string ping_max = "3";  // an integer (TOML integer, or text in env and flags)
+  // Remote options of newer nats-server releases (agent/config/nats_version.hpp gates them): ""
+  // leaves the server's default. compression: off | accept | s2_auto | s2_fast | s2_better |
+  // s2_best (2.10+; two 2.10+ servers negotiate s2_auto by themselves). first_info_timeout
+  // (2.10.26+): how long the leaf waits for the hub's first INFO. dial_timeout (2.14.5+): the TCP
+  // connect timeout to the hub.
+  std::string compression;
+  std::string first_info_timeout;
+  std::string dial_timeout;
 };
 
 struct Credentials {
@@ -107,6 +115,8 @@ struct Config {
   double refresh_fraction() const;             // credentials.refresh_at as a number in [0.1, 0.95]
   std::chrono::seconds ping_interval() const;  // upstream.ping_interval: 1s .. 1h, whole seconds
   int ping_max() const;                         // upstream.ping_max: 1 .. 100
+  std::string first_info_timeout() const;       // upstream.first_info_timeout as Go duration text, or ""
+  std::string dial_timeout() const;             // upstream.dial_timeout as Go duration text, or ""
 };
 
 // At most this many upstream URLs: more is a mistake (and each is probed and logged).

@@ -107,7 +107,19 @@ Layout layout(const config::Config& c) {
 const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
 
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& machine_name, const local_boundary::Chain* local) {
+                        const std::string& machine_name, const local_boundary::Chain* local,
+                        const std::optional<nats_version::Version>& server) {
+  if (server) {
+    nats_version::check_options(c, *server, "the nats-server it is rendered for");
+  } else if (nats_version::config_needs_version(c)) {
+    for (const auto& g : nats_version::gates()) {
+      if (g.set(c)) {
+        throw config_error(std::string(g.key) + " needs nats-server >= " + g.since.str() +
+                           ", and the version of the nats-server that will run is unknown; run agent.nats_server "
+                           "where the agent can, or give `render --nats-version X`");
+      }
+    }
+  }
   const Layout l = layout(c);
   Data d;
   d.set("version", std::string(LEAF_AGENT_VERSION));
@@ -116,7 +128,17 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   d.set("monitor", config::parse_listen(c.local.monitor, "local.monitor").str());
   d.set("jetstream_dir", l.jetstream);
   d.set("creds_file", l.creds);
-  d.set("reconnect_seconds", "1");  // whole seconds on 2.9.10; the floor for a credential swap
+  // leafnodes.reconnect, for templates that set it (the built-in one leaves it at 1 s, every
+  // release's default): 2.10+ take a duration, reconnect_duration ("1s", false on 2.9); 2.9 whole
+  // seconds, reconnect_seconds. Every value is escaped for a quoted string, so the template
+  // chooses the form (the README shows the two sections).
+  if (nats_version::reconnect_is_duration(server)) {
+    d.set("reconnect_duration", "1s");
+  } else {
+    d.set("reconnect_duration", false);
+  }
+  d.set("reconnect_seconds", "1");
+  d.set("nats_version", server ? server->str() : std::string());
   d.set("tls_timeout_seconds", "5");
   d.set("ping_interval", std::to_string(c.ping_interval().count()) + "s");
   d.set("ping_max", std::to_string(c.ping_max()));
@@ -137,6 +159,9 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   optional("key_file", c.upstream.key_file);
   optional("jetstream_domain", c.upstream.jetstream_domain);
   d.set("handshake_first", c.upstream.handshake_first);
+  optional("compression", c.upstream.compression);
+  optional("first_info_timeout", c.first_info_timeout());
+  optional("dial_timeout", c.dial_timeout());
   local_boundary::Chain throwaway;
   if (c.local.jwt() && (!local || !local->enabled())) {
     throwaway = local_boundary::mint(c, unix_now());

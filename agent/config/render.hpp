@@ -36,7 +36,10 @@ std::string render(std::string_view tmpl, const Data& data, const std::string& t
 
 }  // namespace leaf::render
 
+#include <optional>
+
 #include "agent/config/config.hpp"
+#include "agent/config/nats_version.hpp"
 
 namespace leaf::local_boundary {
 struct Chain;
@@ -65,7 +68,11 @@ const char* builtin_template(const config::Config& c);
 // With local.auth = jwt, `local` is the chain to trust (its public JWTs go in the config); when
 // null, a throwaway chain is minted so `render` shows the shape. A template that leaves the
 // chain out is refused: the leaf would otherwise run open while the agent reports jwt.
+// `server`: the nats-server release the config is for. It sets reconnect_duration and nats_version,
+// and options that release lacks are refused (nats_version::check_options). Unknown (nullopt): the
+// built-in templates need no version unless a gated option is set, which is then refused.
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
-                        const std::string& machine_name, const local_boundary::Chain* local = nullptr);
+                        const std::string& machine_name, const local_boundary::Chain* local = nullptr,
+                        const std::optional<nats_version::Version>& server = std::nullopt);
 
 }  // namespace leaf::render

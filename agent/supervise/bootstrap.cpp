@@ -123,22 +123,20 @@ void server_check_config(const Context& ctx, const std::string& conf_path, const
   throw config_error("nats-server rejected the rendered config " + shown_path + ": " + out + hint);
 }
 
-// "nats-server: v2.9.10" -> {2, 9, 10}; nullopt when it cannot be run.
-std::optional<std::array<int, 3>> server_version(const Context& ctx) {
+}  // namespace
+
+std::optional<nats_version::Version> server_version(const config::Config& c, const std::function<bool()>& cancelled) {
   process::Captured out;
   try {
-    out = process::run_capture({ctx.config.agent.nats_server, "--version"}, 10s, ctx.cancelled);
+    out = process::run_capture({c.agent.nats_server, "--version"}, 10s, cancelled ? cancelled : [] { return false; });
   } catch (const Error&) {
     return std::nullopt;
   }
-  std::array<int, 3> v{};
-  const size_t at = out.output.find('v');
-  if (at == std::string::npos || std::sscanf(out.output.c_str() + at, "v%d.%d.%d", &v[0], &v[1], &v[2]) != 3) {
-    return std::nullopt;
-  }
-  return v;
+  if (out.exit_code != 0) return std::nullopt;
+  return nats_version::parse(out.output);
 }
 
+namespace {
 // Repeats probe_upstream rounds, a second apart, until one URL works or the deadline passes
 // (`init`: no nats-server will try the upstream after it, so this is the only check).
 void preflight_upstream(Context& ctx) {
@@ -240,14 +238,15 @@ std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::
   return "upstream unreachable: " + shared->failures.front();
 }
 
-std::string rendered_config(const config::Config& c, const local_boundary::Chain* local) {
+std::string rendered_config(const config::Config& c, const local_boundary::Chain* local,
+                            const std::optional<nats_version::Version>& server) {
   std::string tmpl = render::builtin_template(c);
   std::string name = c.dev() ? "dev.conf (built in)" : "leafnode.conf (built in)";
   if (!c.agent.template_path.empty()) {
     tmpl = fs::read_file(c.agent.template_path);
     name = c.agent.template_path;
   }
-  return render::nats_config(c, tmpl, name, machine_name(), local);
+  return render::nats_config(c, tmpl, name, machine_name(), local, server);
 }
 
 void verify_written_creds(const Prepared& p) {
@@ -301,17 +300,27 @@ Prepared run(Context& ctx, Prepared locked) {
   // 1. The state_dir, ours and locked, before anything slow happens or anything is written.
   Prepared p = std::move(locked);
 
-  // 2. What the config names, and the config nats-server will get.
+  // 2. What the config names, and the config nats-server will get. The server's release matters
+  //    to the config only for a user template ({{reconnect}}) and for options some releases lack;
+  //    `init` asks it anyway (it runs -t, and says which server the files are for). `run` with the
+  //    built-in template and no such option asks nothing (`nats-server --version` costs 8 to 12 ms):
+  //    the server names its release in its start-up banner (the supervisor reads it).
+  const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || nats_version::config_needs_version(c));
+  std::future<std::optional<nats_version::Version>> asked;
+  if (needs_version) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
   check_files(ctx);
-  if (c.upstream.handshake_first) {
-    const auto v = server_version(ctx);
-    if (v && ((*v)[0] < 2 || ((*v)[0] == 2 && (*v)[1] < 10))) {
-      throw config_error("upstream.handshake_first needs nats-server >= 2.10, but " + c.agent.nats_server + " is v" +
-                         std::to_string((*v)[0]) + "." + std::to_string((*v)[1]) + "." + std::to_string((*v)[2]));
+  p.local = local_boundary::mint(c, unix_now());  // fresh keys each start; none when local.auth = none
+  if (needs_version) {
+    p.server_version = asked.get();
+    check_cancelled(ctx);
+    if (p.server_version) {
+      nats_version::check_options(c, *p.server_version, c.agent.nats_server + " (agent.nats_server)");
+    } else if (nats_version::config_needs_version(c)) {
+      throw Error(Exit::server, c.agent.nats_server + " --version printed no nats-server version, and the config "
+                                "sets options only some releases have; is agent.nats_server a nats-server binary?");
     }
   }
-  p.local = local_boundary::mint(c, unix_now());  // fresh keys each start; none when local.auth = none
-  p.nats_conf = rendered_config(c, &p.local);
+  p.nats_conf = rendered_config(c, &p.local, p.server_version);
   check_cancelled(ctx);
 
   // 3. `init` or a user template: nats-server -t judges the config as a candidate file, beside

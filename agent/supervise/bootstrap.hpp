@@ -16,6 +16,7 @@
 
 #include "agent/config/config.hpp"
 #include "agent/config/local_boundary.hpp"
+#include "agent/config/nats_version.hpp"
 #include "agent/config/render.hpp"
 #include "agent/core/creds.hpp"
 #include "agent/io/lock.hpp"
@@ -43,6 +44,7 @@ struct Prepared {
   std::string nats_conf;                  // the text nats-server -t accepted (rewritten before restarts)
   std::string creds_sha256;               // of upstream.creds as written (hex); empty in dev mode
   local_boundary::Chain local;            // local.auth = jwt: the chain minted at this start
+  std::optional<nats_version::Version> server_version;  // when the bootstrap asked (see run())
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
 };
 
@@ -56,7 +58,13 @@ Prepared run(Context& ctx, Prepared locked);
 
 // The rendered nats-server config (what `render` prints and the bootstrap writes). No secrets.
 // `local`: the chain to trust with local.auth = jwt (null: a throwaway one, for `render`).
-std::string rendered_config(const config::Config& c, const local_boundary::Chain* local = nullptr);
+// `server`: the nats-server release to render for (render::nats_config).
+std::string rendered_config(const config::Config& c, const local_boundary::Chain* local = nullptr,
+                            const std::optional<nats_version::Version>& server = std::nullopt);
+
+// `agent.nats_server --version`, parsed; nullopt when it cannot be run or prints no version.
+// Bounded (10 s) and cancellable. Costs the exec of a Go program: 8 to 12 ms.
+std::optional<nats_version::Version> server_version(const config::Config& c, const std::function<bool()>& cancelled = {});
 
 // One round of preflight: every upstream URL probed at once (DNS, TCP, TLS verified against the
 // CA and name, the server's INFO); returns at the first success without waiting for the others

@@ -9,14 +9,18 @@ namespace leaf::supervise {
 namespace {
 bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
 
-// "<ip>:<port> - lid:<n> - <phrase>...": the server's own line about a leaf connection. Lines are
+// "<ip>:<port> - lid:<n> - <phrase>..." ("lid_ws:" for a wss:// remote, every release 2.9 to
+// 2.15): the server's own line about a leaf connection. Lines are
 // matched by shape, never by substring: text a local client controls (its connection name, the
 // bytes of a protocol error) appears, quoted, in lines about client connections ("- cid:N -"),
 // and a local client must not be able to make the agent believe anything about the upstream.
 bool leaf_connection_line(std::string_view m, std::string_view phrase) {
-  const size_t lid = m.find(" - lid:");
+  const size_t lid = m.find(" - lid");
   if (lid == std::string_view::npos || lid != m.find(' ')) return false;  // right after the address
-  size_t at = lid + 7;
+  size_t at = lid + 6;
+  if (m.substr(at, 3) == "_ws") at += 3;
+  if (m.substr(at, 1) != ":") return false;
+  ++at;
   const size_t digits = at;
   while (at < m.size() && m[at] >= '0' && m[at] <= '9') ++at;
   return at > digits && m.substr(at, 3) == " - " && m.substr(at + 3, phrase.size()) == phrase;
@@ -58,10 +62,14 @@ NatsLine classify_nats_line(std::string_view line) {
     out.kind = NatsLineKind::auth_expired;  // the hub's words after "Leafnode Error"
   } else if (leaf_connection_line(m, "Leafnode Error") && contains(m, "Authorization Violation")) {
     out.kind = NatsLineKind::auth_refused;
-  } else if (leaf_connection_line(m, "JetStream Not Extended") || leaf_connection_line(m, "Extending JetStream domain")) {
+  } else if (leaf_connection_line(m, "JetStream Not Extended") || leaf_connection_line(m, "Extending JetStream domain") ||
+             leaf_connection_line(m, "JetStream using domains") ||
+             leaf_connection_line(m, "JetStream not extended, domains differ")) {
     // Logged as the leaf registers the connection (addLeafNodeConnection), which a soliciting
-    // leaf does only on the hub's second INFO, the one the hub sends after CONNECT passed
-    // authentication (nats-server 2.9.10 leafnode.go: InfoOnConnect / ConnectInfo; hubs since 2.2).
+    // leaf does only on the hub's INFO reply to CONNECT (leafnode.go: InfoOnConnect / ConnectInfo;
+    // hubs since 2.2). 2.9 writes "JetStream Not Extended"; 2.10 to 2.15 "JetStream using domains:
+    // local "", remote "hub"" (the system account: "JetStream not extended, domains differ"). A
+    // hint only: the verdict is /leafz (the supervisor's on_check).
     out.kind = NatsLineKind::leaf_accepted;
   } else if (leaf_connection_line(m, "Leafnode connection created")) {
     out.kind = NatsLineKind::leaf_connected;
@@ -76,6 +84,18 @@ NatsLine classify_nats_line(std::string_view line) {
     out.kind = NatsLineKind::leaf_error;
   } else if (m == "Server is ready") {
     out.kind = NatsLineKind::server_ready;
+  } else if (out.level == NatsLevel::info) {
+    // The start-up banner: "  Version:  2.10.27" (server.go, every release 2.9 to 2.15).
+    std::string_view v = m;
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (starts_with(v, "Version:")) {
+      v.remove_prefix(8);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      if (!v.empty() && v.size() <= 32 && v.find(' ') == std::string_view::npos) {
+        out.kind = NatsLineKind::server_version;
+        out.version = std::string(v);
+      }
+    }
   }
   return out;
 }

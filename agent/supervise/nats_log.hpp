@@ -13,7 +13,8 @@ enum class NatsLineKind {
   other,
   server_ready,      // "Server is ready"
   leaf_connected,    // "Leafnode connection created ..." (the hub has not judged the credentials yet)
-  leaf_accepted,     // "... - lid:N - JetStream Not Extended ...": the hub has accepted the credentials
+  leaf_accepted,     // "... - lid:N - JetStream Not Extended ..." (2.9) / "JetStream using domains ..."
+                     // (2.10+): the hub's INFO after CONNECT arrived. A hint to look, not the verdict
   leaf_closed,       // "Leafnode connection closed: ..."
   leaf_error,        // "Leafnode Error ..." (the hub sent -ERR; the connection stays) or a failed connect attempt
   leaf_rejected,     // "Leafnode Error ..." that the hub follows by dropping the connection (minimum
@@ -22,12 +23,14 @@ enum class NatsLineKind {
   auth_expired,      // the hub said "User/Account Authentication Expired"
   creds_malformed,   // nats-server could not parse the credentials file we wrote
   config_error,      // "nats-server: <file>:<line>:<col>: ...": it refused its config and exits
+  server_version,    // "  Version:  2.10.27", the start-up banner: `version` holds "2.10.27"
 };
 
 struct NatsLine {
   NatsLevel level = NatsLevel::info;
   NatsLineKind kind = NatsLineKind::other;
   std::string message;  // without pid, time and level; made one safe line (text::one_line)
+  std::string version;  // server_version: the release, as the banner writes it
 };
 
 // Parses "[1234] 2026/11/22 16:25:43.117540 [INF] message" (2.9 and later); any other line is

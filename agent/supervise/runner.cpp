@@ -164,7 +164,7 @@ class Runner {
     } catch (const Error& e) {
       // Answered like any bootstrap result: from the loop, once it runs.
       return worker_.post([code = static_cast<int>(e.code()), msg = std::string(e.what()), this]() -> Worker::Completion {
-        return [this, code, msg] { feed(supervise::BootstrapDone{false, code, msg, {}, {}, 0}); };
+        return [this, code, msg] { feed(supervise::BootstrapDone{false, code, msg, {}, {}, 0, {}}); };
       });
     }
     if (!init_only_ && c_.agent.template_path.empty()) {
@@ -190,20 +190,21 @@ class Runner {
         const std::int64_t checked_at = unix_now();
         return [this, p, checked_at] {
           prepared_ = std::move(*p);
-          supervise::BootstrapDone done{true, 0, "", "", {}, 0};
+          supervise::BootstrapDone done{true, 0, "", "", {}, 0, {}};
           if (prepared_->creds) {
             done.identity = "user " + prepared_->creds->subject + " of account " + prepared_->creds->account;
             done.creds = life_of(*prepared_->creds, checked_at, prepared_->creds_origin);
           }
           done.jitter_draw = jitter_draw();
+          if (prepared_->server_version) done.nats_version = prepared_->server_version->str();
           feed(done);
         };
       } catch (const Error& e) {
         return [this, code = static_cast<int>(e.code()), msg = std::string(e.what())] {
-          feed(supervise::BootstrapDone{false, code, msg, {}, {}, 0});
+          feed(supervise::BootstrapDone{false, code, msg, {}, {}, 0, {}});
         };
       } catch (const std::exception& e) {
-        return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}, 0}); };
+        return [this, msg = std::string(e.what())] { feed(supervise::BootstrapDone{false, 70, "internal error: " + msg, {}, {}, 0, {}}); };
       }
     });
     // The last start's nats.conf goes after the bootstrap, whatever its outcome, as a job of its
@@ -639,6 +640,7 @@ class Runner {
     }
     const pid_t nats = kids_[static_cast<int>(ChildId::nats)].pid, host = kids_[static_cast<int>(ChildId::host)].pid;
     j["nats_server"] = {{"pid", nats}, {"restarts", sup_.nats_restarts()},
+                        {"version", sup_.nats_version().empty() ? Json() : Json(sup_.nats_version())},
                         {"config", prepared_ ? prepared_->layout.nats_conf : std::string()}};
     j["host"] = {{"running", host > 0}, {"pid", host}};
     j["local"] = {{"listen", c_.local.listen}, {"monitor", c_.local.monitor},
@@ -658,6 +660,10 @@ class Runner {
     m += "# HELP leaf_agent_nats_server_restarts_total nats-server restarts by the agent\n"
          "# TYPE leaf_agent_nats_server_restarts_total counter\nleaf_agent_nats_server_restarts_total " +
          std::to_string(sup_.nats_restarts()) + "\n";
+    if (!sup_.nats_version().empty()) {
+      m += "# HELP leaf_agent_nats_server_info the nats-server release the agent runs\n"
+           "# TYPE leaf_agent_nats_server_info gauge\nleaf_agent_nats_server_info{version=\"" + sup_.nats_version() + "\"} 1\n";
+    }
     if (prepared_ && prepared_->creds && prepared_->creds->token.expires()) {
       const auto exp = *prepared_->creds->token.expires();
       gauge("leaf_agent_credentials_expiry_timestamp_seconds", "expiry of the upstream user JWT", static_cast<double>(exp));

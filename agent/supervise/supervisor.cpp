@@ -101,6 +101,7 @@ void Supervisor::on_bootstrap(const BootstrapDone& b, Actions& out) {
   if (!b.ok) return fail(b.code, b.error, out);
   bootstrapped_ = true;
   identity_ = b.identity;
+  if (!b.nats_version.empty()) nats_version_ = b.nats_version;
   if (p_.init_only) {
     phase_ = Phase::exited;
     out.push_back(CancelTimer{TimerKind::ready_deadline});
@@ -324,11 +325,12 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // not yet the verdict: a hub can send that INFO and refuse right behind it
       // (leafnodes.min_version sends INFO, then -ERR, and holds the connection 5 s). A hub that
       // accepts sends its subscription interest with the INFO: the check this line asks for sees
-      // it on /leafz, or the fast checks after it do.
+      // it on /leafz, or the fast checks after it do. Its wording differs between releases
+      // (nats_log.cpp): it only makes the agent look sooner; the verdict is on_check's.
       accepted_line_ = true;
       accepted_from_ = l.message.substr(0, l.message.find(" - "));
       accepted_seq_ = check_seq_;
-      if (p_.acceptance_line) fast_checks_left_ = p_.interest_checks;
+      if (p_.acceptance_line) begin_fast_checks(p_.interest_check, p_.interest_checks);
       return want_check(out);
     case NatsLineKind::leaf_connected:
       leaf_closed_ = false;
@@ -341,10 +343,14 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // and only then: 100 agents starting on one node would spend on checks the CPU their
       // nats-servers need to come up (issue #10, P6).
       if (p_.acceptance_line) {
-        fast_checks_left_ = 0;  // none left over from the connection before
+        // Should a release log no acceptance line this agent knows, these checks find the hub's
+        // verdict on /leafz anyway; the line, when it comes (within a few ms), replaces them.
+        begin_fast_checks(p_.connect_check, p_.connect_checks);
+        if (!check_in_flight_) out.push_back(Schedule{TimerKind::check, fast_check_delay(fast_first_, 0)});
+        fast_checks_left_ = p_.connect_checks - 1;
         return;
       }
-      fast_checks_left_ = p_.fast_checks;
+      begin_fast_checks(p_.fast_check, p_.fast_checks);
       return want_check(out);
     case NatsLineKind::leaf_closed:
       // Readiness drops at once; the reconnect takes at least leafnodes.reconnect (1 s), and its
@@ -357,6 +363,9 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       return want_check(out);
     case NatsLineKind::server_ready:
       return want_check(out);  // connects the local client before the leaf is up
+    case NatsLineKind::server_version:
+      nats_version_ = l.version;  // the running server's own word, over what --version said
+      return;
     case NatsLineKind::other: return;
   }
 }
@@ -411,11 +420,15 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
     leaf_seen_.reset();
     last_check_.failure = leaf_lost_why_;
   } else if (!p_.dev && p_.acceptance_line) {
-    // The built-in template's leaf logs every acceptance: the line, then the hub's interest on
-    // /leafz seen by a check begun after it. Nothing else counts: no settle time, and no listing
-    // without the line (a hub may list, then refuse: leafnodes.min_version).
+    // The built-in template's leaf: the hub has accepted it when the leaf's own /leafz lists this
+    // connection (a soliciting leaf registers it only on the hub's INFO reply to CONNECT, since
+    // 2.2) and shows the hub's interest: the hub sends its subscriptions (its loop-detection
+    // subject $LDS.<id> at least, unconditionally) only after CONNECT passed its checks
+    // (leafnode.go processLeafNodeConnect, 2.9 to 2.15). A hub with leafnodes.min_version sends
+    // the INFO, then -ERR, and no interest: listed, never accepted. No log line decides, no
+    // settle time counts: the same on every release.
     leaf_seen_.reset();
-    leaf_ok = accepted_line_ && last_check_seq_ > accepted_seq_ && listed && r.leaf_accepted;
+    leaf_ok = listed && r.leaf_accepted;
     if (leaf_ok) {
       auth_error_.clear();
     } else if (listed) {
@@ -459,6 +472,12 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
   next_check(out, settle_left);
 }
 
+void Supervisor::begin_fast_checks(Millis first, int count) {
+  fast_first_ = first;
+  fast_total_ = count;
+  fast_checks_left_ = count;
+}
+
 void Supervisor::forget_leaf() {
   leaf_seen_.reset();
   accepted_line_ = false;
@@ -486,9 +505,9 @@ void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
   } else if (fast_checks_left_ > 0) {
     // The built-in template's fast checks follow the acceptance line, where the hub's interest
     // is a millisecond or two away (two starts in sixteen missed it at the first check, and
-    // waited 5 ms more for the next); a user template's follow the connection's first line.
-    delay = p_.acceptance_line ? fast_check_delay(p_.interest_check, p_.interest_checks - fast_checks_left_--)
-                               : fast_check_delay(p_.fast_check, p_.fast_checks - fast_checks_left_--);
+    // waited 5 ms more for the next), and, slower, the connection's first line; a user
+    // template's follow the connection's first line.
+    delay = fast_check_delay(fast_first_, fast_total_ - fast_checks_left_--);
   } else if (p_.acceptance_line && !accepted_line_) {
     // Until this connection's acceptance line (or after its close) nothing a check could see
     // makes the built-in template's leaf ready: its lines announce each step and bring the

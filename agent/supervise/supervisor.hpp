@@ -49,6 +49,8 @@ struct Policy {
   int fast_checks = 7;                   // ...for about 640 ms (fast_check_delay)
   Millis interest_check{1};              // after the acceptance line, until the hub's interest shows:
   int interest_checks = 10;              // 1, 2, 4 ... ms apart, for about a second (it is 0 to 2 ms behind)
+  Millis connect_check{50};              // built-in template, after a connection's first line: 50, 100 ...
+  int connect_checks = 7;                // ms apart (about 6 s), in case no acceptance line comes
   Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
   Millis settle{50};                     // a listed leaf without an acceptance signal counts after this
   bool acceptance_line = false;          // the leaf logs the hub's acceptance (the built-in template's does)
@@ -79,6 +81,7 @@ struct BootstrapDone {
   std::string identity;     // "user U... of account A...", for refusal messages
   std::optional<CredsLife> creds;  // none in dev mode
   double jitter_draw = 0;   // uniform in [-1, 1]: spreads the first refresh of many agents
+  std::string nats_version; // the nats-server release, when the bootstrap asked it ("" if not)
 };
 struct BootstrapProgress {  // the bootstrap's latest failure (a preflight round failed...): what a timeout reports
   int code = 0;
@@ -214,6 +217,8 @@ class Supervisor {
   std::optional<Millis> ready_after() const { return ready_after_; }
   int exit_code() const { return exit_code_; }
   const RefreshState& refresh() const { return refresh_; }
+  // The running nats-server's release ("2.10.27"): from its banner, else from --version; "" unknown.
+  const std::string& nats_version() const { return nats_version_; }
 
  private:
   void on_started(Actions& out);
@@ -234,6 +239,7 @@ class Supervisor {
   std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);
   void want_check(Actions& out);     // run a check now, or right after the one in flight
   void next_check(Actions& out, std::optional<Millis> settle_left);
+  void begin_fast_checks(Millis first, int count);  // checks at first, 2x first, 4x ... (next_check)
   void forget_leaf();                 // no acceptance of a leaf connection yet
   void lose_leaf(const std::string& why, Actions& out);  // ...because it is gone or refused: not ready
   void end_connection(const std::string& why, Actions& out);  // closed or rejected: /leafz is stale until the next
@@ -255,7 +261,8 @@ class Supervisor {
   bool leaf_closed_ = false;        // since the leaf's closed line, until a new connection's first
   std::string leaf_lost_why_;       // what closed it (or the hub's rejection)
   bool diagnosis_in_flight_ = false;
-  int fast_checks_left_ = 0;
+  int fast_checks_left_ = 0, fast_total_ = 0;
+  Millis fast_first_{5};
   int restarts_ = 0, restarts_since_stable_ = 0;
   int exit_code_ = 0;
   bool exit_code_set_ = false;
@@ -272,6 +279,7 @@ class Supervisor {
   BootstrapProgress progress_;   // the bootstrap's latest failure (fed by the runner)
   BootstrapProgress diagnosis_;  // the latest failed upstream diagnosis, until ready
   std::string identity_;
+  std::string nats_version_;
   CheckResult last_check_;
   RefreshState refresh_;
 };

@@ -130,7 +130,8 @@ TEST_CASE("nats_conf: the built-in templates read back, and syntax limits hold")
   c.upstream.cert_file = "/c.pem";
   c.upstream.key_file = "/k.pem";
   c.upstream.handshake_first = true;
-  const std::string out = render::nats_config(c, render::builtin_template(c), "builtin", "leaf-test");
+  const std::string out = render::nats_config(c, render::builtin_template(c), "builtin", "leaf-test", nullptr,
+                                              nats_version::Version{2, 10, 27});
   const config::ConfNode root = config::parse_nats_conf(out);
   REQUIRE(root.keys.size() == 6);
   CHECK(root.keys[0] == "server_name");

@@ -11,6 +11,7 @@
 #include "agent/core/error.hpp"
 #include "agent/config/render.hpp"
 #include "agent/config/templates_builtin.hpp"
+#include "error_of.hpp"
 
 using namespace leaf;
 
@@ -56,7 +57,8 @@ TEST_CASE("render: optional TLS settings appear only when asked for, and localho
   c.upstream.key_file = "/k.pem";
   c.upstream.handshake_first = true;
   c.local.listen = "localhost:4333";
-  const std::string out = render_leaf(c);
+  const std::string out = render::nats_config(c, render::builtin_template(c), "builtin", "leaf-test", nullptr,
+                                              nats_version::Version{2, 10, 27});
   CHECK(out.find("cert_file: \"/c.pem\"") != std::string::npos);
   CHECK(out.find("key_file: \"/k.pem\"") != std::string::npos);
   CHECK(out.find("handshake_first: true") != std::string::npos);
@@ -168,4 +170,56 @@ TEST_CASE("render: collapsing the lines without tags renders every template byte
   const auto c = render::collapse_plain_lines(templates::kLeafnode);
   CHECK(c.lines.size() > 10);
   CHECK(c.text.size() < std::string(templates::kLeafnode).size());
+}
+
+TEST_CASE("render: for the nats-server release that runs it (2.9 to 2.15)") {
+  using nats_version::Version;
+  config::Config c = leaf_config();
+  // The built-in template leaves leafnodes.reconnect at the server's default (1 s in every
+  // release): 2.9 takes whole seconds, 2.10+ a duration (a number is a warning that fails -t).
+  CHECK(render_leaf(c).find("reconnect:") == std::string::npos);
+  // A user template that sets it chooses the form by the release (the README's two sections).
+  const std::string tmpl = "listen: \"{{listen}}\"\nleafnodes {\n{{#reconnect_duration}}  reconnect: \"{{reconnect_duration}}\"\n"
+                           "{{/reconnect_duration}}{{^reconnect_duration}}  reconnect: {{reconnect_seconds}}\n{{/reconnect_duration}}}\n"
+                           "# v{{nats_version}}\n";
+  CHECK(render::nats_config(c, tmpl, "t", "x", nullptr, Version{2, 9, 10}).find("reconnect: 1\n") != std::string::npos);
+  CHECK(render::nats_config(c, tmpl, "t", "x", nullptr, Version{2, 10, 27}).find("reconnect: \"1s\"") != std::string::npos);
+  CHECK(render::nats_config(c, tmpl, "t", "x", nullptr, Version{2, 15, 1}).find("# v2.15.1") != std::string::npos);
+  CHECK(render::nats_config(c, tmpl, "t", "x").find("reconnect: \"1s\"") != std::string::npos);  // unknown: today's form
+
+  // Options of newer releases, each written only when set, and refused on a release without it.
+  c.upstream.compression = "s2_fast";
+  c.upstream.first_info_timeout = "3s";
+  c.upstream.dial_timeout = "1500ms";
+  const std::string out = render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 15, 1});
+  CHECK(out.find("compression: \"s2_fast\"") != std::string::npos);
+  CHECK(out.find("first_info_timeout: \"3s\"") != std::string::npos);
+  CHECK(out.find("dial_timeout: \"1500ms\"") != std::string::npos);
+  CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 14, 4}); }) ==
+        "upstream.dial_timeout needs nats-server >= 2.14.5, but the nats-server it is rendered for is v2.14.4; remove the "
+        "option or run a newer nats-server (agent.nats_server)");
+  c.upstream.dial_timeout.clear();
+  CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 10, 25}); })
+            .rfind("upstream.first_info_timeout needs nats-server >= 2.10.26", 0) == 0);
+  c.upstream.first_info_timeout.clear();
+  CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 9, 10}); })
+            .rfind("upstream.compression needs nats-server >= 2.10.0", 0) == 0);
+  CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 10, 0}); }) == "");
+  // Unknown release with a gated option: refused, saying how to name the release.
+  CHECK(error_of([&] { render_leaf(c); }).find("render --nats-version") != std::string::npos);
+}
+
+TEST_CASE("nats_version: parse what --version and the banner print, compare releases") {
+  using nats_version::Version;
+  CHECK(nats_version::parse("nats-server: v2.10.27\n") == Version{2, 10, 27});
+  CHECK(nats_version::parse("v2.9.10") == Version{2, 9, 10});
+  CHECK(nats_version::parse("2.15.1") == Version{2, 15, 1});
+  CHECK(nats_version::parse("2.11.0-RC.1") == Version{2, 11, 0});
+  CHECK_FALSE(nats_version::parse("nats-server: v2.10"));
+  CHECK_FALSE(nats_version::parse("2.10.x"));
+  CHECK_FALSE(nats_version::parse("2.10.27 extra"));
+  CHECK_FALSE(nats_version::parse(""));
+  CHECK(Version{2, 9, 10} < Version{2, 10, 0});
+  CHECK(Version{2, 10, 26} > Version{2, 10, 9});
+  CHECK(Version{2, 15, 1}.str() == "2.15.1");
 }

@@ -73,3 +73,30 @@ TEST_CASE("nats_log: a local client cannot make a line about the upstream (its w
     CHECK(classify_nats_line(fake_lid).kind == NatsLineKind::other);
   }
 }
+
+TEST_CASE("nats_log: the lines of nats-server 2.10 to 2.15 (as 2.10.27 and 2.15.1 write them)") {
+  const char* p = "[7220] 2026/12/04 19:18:31.226000 [INF] ";
+  // The acceptance hint, reworded in 2.10; the system account's own variant.
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:17422 - lid:5 - JetStream using domains: local \"\", remote \"hub\"").kind ==
+        NatsLineKind::leaf_accepted);
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:17422 - lid:5 - JetStream not extended, domains differ").kind ==
+        NatsLineKind::leaf_accepted);
+  // Close lines: 2.10-2.11 "- Account: X", 2.12+ "- Remote: <hub name>".
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:17422 - lid:5 - Leafnode connection closed: Server Shutdown - Account: $G").kind ==
+        NatsLineKind::leaf_closed);
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:17422 - lid:5 - Leafnode connection closed: Server Shutdown - Remote: leaf-agent-dev-hub").kind ==
+        NatsLineKind::leaf_closed);
+  // A wss:// remote's connection is "lid_ws:N" (every release).
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:443 - lid_ws:7 - Leafnode connection created for account: $G").kind ==
+        NatsLineKind::leaf_connected);
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:443 - lid_wsx:7 - Leafnode connection created for account: $G").kind ==
+        NatsLineKind::other);
+  // The banner names the release: the agent learns the running server's version for free.
+  const auto v = classify_nats_line("[7220] 2026/12/04 19:18:31.215000 [INF]   Version:  2.15.1");
+  CHECK(v.kind == NatsLineKind::server_version);
+  CHECK(v.version == "2.15.1");
+  CHECK(classify_nats_line("[7220] 2026/12/04 19:18:31.215000 [INF]   Version:  2.9.10").version == "2.9.10");
+  // ...only the server's own line: a client's words sit after a connection prefix.
+  CHECK(classify_nats_line(std::string(p) + "127.0.0.1:5555 - cid:9 - \"Version: 9.9.9\" - x").kind == NatsLineKind::other);
+  CHECK(classify_nats_line("[1] 2026/12/04 19:18:31.215000 [WRN] Version: 9.9.9").kind == NatsLineKind::other);
+}

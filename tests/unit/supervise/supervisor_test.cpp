@@ -87,7 +87,7 @@ struct World {
   // Started -> bootstrap ok -> nats-server up -> a passing check.
   void to_ready() {
     feed(Started{});
-    feed(BootstrapDone{true, 0, "", "user U of account A", {}, 0});
+    feed(BootstrapDone{true, 0, "", "user U of account A", {}, 0, {}});
     feed(ChildStarted{ChildId::nats});
     feed(good());
   }
@@ -118,7 +118,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
   CHECK(w.bootstraps == 1);
   CHECK(w.pending(TimerKind::ready_deadline));
   CHECK(w.spawned.empty());
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   REQUIRE(w.spawned == std::vector<ChildId>{ChildId::nats});
   w.feed(ChildStarted{ChildId::nats});
   CHECK(w.sup.phase() == Phase::starting);
@@ -135,7 +135,7 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
 TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only after the settle time") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
   listed.leaf_accepted = false;
@@ -156,7 +156,7 @@ TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only af
 
   World fast;
   fast.feed(Started{});
-  fast.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  fast.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   fast.feed(ChildStarted{ChildId::nats});
   fast.feed(fast.good());  // accepted: no settle wait
   CHECK(fast.sup.ready());
@@ -181,7 +181,7 @@ TEST_CASE("supervisor: the host starts once, when first ready, readiness drops a
 TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then fast ones") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(w.checks == 1);
@@ -203,26 +203,34 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   CHECK(delays == std::vector<Millis>{5ms, 10ms, 20ms, 40ms, 80ms, 160ms, 320ms, 500ms, 500ms, 500ms});
 
   // A leaf that logs the hub's acceptance (the built-in template's) needs no check at the
-  // connection's first line, and no fast checks: the acceptance line brings them.
+  // connection's first line: during the TLS handshake nothing could be seen. Its first check is
+  // 50 ms later, in case no acceptance line comes (a release whose wording the agent does not
+  // know); the line, a few ms after, replaces it with the fast ones.
   Policy logs;
   logs.acceptance_line = true;
   World quiet(logs);
   quiet.feed(Started{});
-  quiet.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  quiet.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   quiet.feed(ChildStarted{ChildId::nats});
   quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(quiet.checks == 0);
-  quiet.feed(quiet.leaf_down());  // a waiting check
-  // Until the acceptance line the waiting checks are as far apart as the ready ones: nothing
-  // they could see makes it ready, and its lines bring the checks that matter.
-  CHECK(quiet.due_in(TimerKind::check) == 5000ms);
+  CHECK(quiet.due_in(TimerKind::check) == 50ms);
+  std::vector<Millis> fallback;
+  for (int i = 0; i < 8; ++i) {
+    const Millis d = quiet.due_in(TimerKind::check);
+    fallback.push_back(d);
+    quiet.advance(d);
+    quiet.feed(quiet.leaf_down());
+  }
+  // Then, as before the connection, as far apart as the ready ones: the lines bring the checks.
+  CHECK(fallback == std::vector<Millis>{50ms, 100ms, 200ms, 400ms, 800ms, 1600ms, 3200ms, 5000ms});
   quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection closed: Client Closed account: $G")});
   quiet.feed(quiet.leaf_down());
   CHECK(quiet.due_in(TimerKind::check) == 5000ms);
   // A user template's leaf may log no acceptance: it keeps looking every 500 ms.
   World user;
   user.feed(Started{});
-  user.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  user.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   user.feed(ChildStarted{ChildId::nats});
   user.feed(user.leaf_down());
   CHECK(user.due_in(TimerKind::check) == 500ms);
@@ -241,7 +249,7 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
   REQUIRE(accepted.kind == NatsLineKind::leaf_accepted);
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
   listed.leaf_accepted = false;  // no hub interest seen on /leafz yet
@@ -285,7 +293,7 @@ Policy builtin() {
 }
 void start(World& w) {
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
 }
 // Before the hub's verdict nats-server does not list the connection; /healthz and the local
@@ -320,7 +328,7 @@ TEST_CASE("supervisor: with the built-in template the acceptance line and then t
   start(w);
   w.feed(kCreated);
   CHECK(w.checks == 0);  // not during the TLS handshake: the acceptance line brings the checks
-  w.feed(judging());     // the waiting interval's check
+  w.feed(judging());     // a check before the hub's verdict
   CHECK_FALSE(w.sup.ready());
   w.feed(kAccepted);
   CHECK(w.checks == 2);  // looked at once
@@ -344,14 +352,40 @@ TEST_CASE("supervisor: with the built-in template the acceptance line and then t
   w.feed(w.good());
   CHECK_FALSE(w.sup.ready());
 
-  // The next connection: a check begun before its acceptance line does not count...
-  w.feed(kCreated);
-  w.feed(TimerFired{TimerKind::check});  // a check begins (the waiting interval's)
-  w.feed(kAccepted);     // while it is in flight
+  // The next connection: a check begun before its first line does not count (what it saw was
+  // the closed connection's)...
+  w.feed(TimerFired{TimerKind::check});  // a check begins
+  w.feed(kCreated);      // while it is in flight
   w.feed(w.good());      // its answer
   CHECK_FALSE(w.sup.ready());
-  w.feed(w.good());      // ...the one the line asked for does
+  w.feed(w.good());      // ...one begun after it does, with or without an acceptance line
   CHECK(w.sup.ready());
+}
+
+TEST_CASE("supervisor: with the built-in template the hub's interest on /leafz decides, whatever the release logs") {
+  // 2.10 to 2.15 word the acceptance "JetStream using domains"; a release the agent does not know
+  // may write nothing it recognises: the checks after the connection's first line find the verdict.
+  World w(builtin());
+  start(w);
+  w.feed(kCreated);
+  w.advance(50ms);  // the first check after the connection's first line
+  CheckResult listed_no_interest = w.good();
+  listed_no_interest.leaf_accepted = false;
+  w.feed(listed_no_interest);  // listed, no interest: the hub has not accepted it (min_version)
+  CHECK_FALSE(w.sup.ready());
+  CHECK(w.due_in(TimerKind::check) == 100ms);
+  w.advance(100ms);
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+  // The 2.10+ wording is a hint like 2.9's: it asks for a check at once.
+  World v210(builtin());
+  start(v210);
+  v210.feed(kCreated);
+  const int before = v210.checks;
+  v210.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - JetStream using domains: local \"\", remote \"hub\"")});
+  CHECK(v210.checks == before + 1);
+  v210.feed(v210.good());
+  CHECK(v210.sup.ready());
 }
 
 TEST_CASE("supervisor: after the acceptance line the checks look for the hub's interest at 1, 2, 4 ... ms, for about a second") {
@@ -504,7 +538,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
       "[1] 2026/01/01 00:00:00.000000 [ERR] Error trying to connect as leafnode to remote server 127.0.0.1:7422 (attempt 1): dial tcp 127.0.0.1:7422: connect: connection refused");
   World healthy(p);  // a start that goes well probes nothing
   healthy.feed(Started{});
-  healthy.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  healthy.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   healthy.feed(ChildStarted{ChildId::nats});
   healthy.feed(healthy.good());
   CHECK(healthy.sup.ready());
@@ -514,7 +548,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
 
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   CHECK(w.due_in(TimerKind::diagnose) == 10s);  // the fallback: half of ready_timeout
   w.feed(LogLine{leaf_error});
@@ -538,7 +572,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
 
   World fine(p);  // reachable, just not accepted in time: the plain timeout
   fine.feed(Started{});
-  fine.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  fine.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   fine.feed(ChildStarted{ChildId::nats});
   fine.feed(fine.leaf_down());
   fine.advance(10s);
@@ -552,7 +586,7 @@ TEST_CASE("supervisor: the upstream is diagnosed only when the leaf does not com
 
   World dev([] { Policy d; d.dev = true; return d; }());  // no upstream, nothing to diagnose
   dev.feed(Started{});
-  dev.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  dev.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   dev.feed(ChildStarted{ChildId::nats});
   CHECK_FALSE(dev.pending(TimerKind::diagnose));
 }
@@ -647,7 +681,7 @@ TEST_CASE("supervisor: the host exiting on its own ends the agent with its code,
 TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last words") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [FTL] Error listening on port: 127.0.0.1:4222, \"address already in use\"")});
   w.feed(ChildExited{ChildId::nats, 1, ""});
@@ -657,7 +691,7 @@ TEST_CASE("supervisor: nats-server exiting before ready is exit 6 with its last 
 
   World cannot;
   cannot.feed(Started{});
-  cannot.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  cannot.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   cannot.feed(ChildExited{ChildId::nats, 127, "cannot start nats-server nope: No such file or directory"});
   REQUIRE(cannot.exit);
   CHECK(cannot.exit->code == 6);
@@ -669,7 +703,7 @@ TEST_CASE("supervisor: nats-server refusing its config before ready is exit 3 wi
   CHECK(classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] nats-server: not a config error").kind == NatsLineKind::other);
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{line});
   w.feed(ChildExited{ChildId::nats, 1, ""});
@@ -680,7 +714,7 @@ TEST_CASE("supervisor: nats-server refusing its config before ready is exit 3 wi
 
   World silent;  // not a nats-server at all
   silent.feed(Started{});
-  silent.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  silent.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   silent.feed(ChildStarted{ChildId::nats});
   silent.feed(ChildExited{ChildId::nats, 1, ""});
   REQUIRE(silent.exit);
@@ -693,7 +727,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
   p.ready_timeout = 20s;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(w.leaf_down());
   w.advance(20s);
@@ -706,7 +740,7 @@ TEST_CASE("supervisor: ready_timeout: 7 with the failing check, 4 when the hub r
 
   World refused(p);
   refused.feed(Started{});
-  refused.feed(BootstrapDone{true, 0, "", "user UX of account AX", {}, 0});
+  refused.feed(BootstrapDone{true, 0, "", "user UX of account AX", {}, 0, {}});
   refused.feed(ChildStarted{ChildId::nats});
   refused.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
   refused.advance(20s);
@@ -733,14 +767,14 @@ TEST_CASE("supervisor: SIGTERM during the bootstrap cancels it and exits at once
   CHECK(w.cancels == 1);
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});  // finishing late changes nothing
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});  // finishing late changes nothing
   CHECK(w.spawned.empty());
 }
 
 TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothing") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{false, 4, "credentials expired", "", {}, 0});
+  w.feed(BootstrapDone{false, 4, "credentials expired", "", {}, 0, {}});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 4);
   CHECK(w.spawned.empty());
@@ -749,7 +783,7 @@ TEST_CASE("supervisor: a bootstrap failure exits with its code and starts nothin
 TEST_CASE("supervisor: credentials nats-server cannot read are a credentials error (exit 4)") {
   World w;
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Credentials file malformed")});
   CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
@@ -786,7 +820,7 @@ TEST_CASE("supervisor: init exits 0 once the bootstrap has written the files") {
   p.init_only = true;
   World w(p);
   w.feed(Started{});
-  w.feed(BootstrapDone{true, 0, "", "", {}, 0});
+  w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 0);
   CHECK(w.spawned.empty());
@@ -838,7 +872,7 @@ Policy rotating(Millis min_lifetime = 2s) {
 // Ready with credentials issued at kT0 that live `ttl` seconds.
 void ready_with(World& w, std::int64_t ttl, double jitter = 0) {
   w.feed(Started{});
-  BootstrapDone b{true, 0, "", "user U1 of account A", {}, 0};
+  BootstrapDone b{true, 0, "", "user U1 of account A", {}, 0, {}};
   b.creds = life(kT0, kT0 + ttl, kT0);
   b.jitter_draw = jitter;
   w.feed(b);
@@ -982,7 +1016,7 @@ TEST_CASE("refresh: credentials without expiry are not scheduled, stopping cance
   {
     World w(rotating());
     w.feed(Started{});
-    BootstrapDone b{true, 0, "", "", {}, 0};
+    BootstrapDone b{true, 0, "", "", {}, 0, {}};
     b.creds = life(kT0, 0, kT0);
     w.feed(b);
     CHECK_FALSE(w.pending(TimerKind::refresh));
