@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what leaf-agent needs to build and test, from Debian bookworm packages: only the
-# packages that are missing. Works as root or through sudo.
+# Installs what leaf-agent needs to build and test, from Debian packages: only the packages that
+# are missing. The names resolve on Debian 12 (bookworm) and 13 (trixie). Works as root or through
+# sudo. When apt fails, says which step failed and apt's own errors.
+#   scripts/install-deps.sh              the build's and the tests' packages
+#   scripts/install-deps.sh PACKAGE...   those packages instead (scripts/container-engine.sh)
 set -euo pipefail
 
 packages=(
@@ -8,8 +11,9 @@ packages=(
   libnats-dev libsodium-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libkainjow-mustache-dev
   nats-server openssl ca-certificates curl iproute2 python3 python3-yaml
-  clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer, ASan, UBSan (the release's default clang: 14, 19)
 )
+[ $# -eq 0 ] || packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -17,11 +21,28 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-sudo=""
+sudo=()
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  sudo="sudo"
+  sudo=(sudo)
 fi
+log=$(mktemp -t install-deps.XXXXXX)
+trap 'rm -f "$log"' EXIT
+# apt's errors (E:, dpkg's) and, when it printed none, the end of its output.
+apt_errors() {
+  local errors
+  errors=$(grep -E '^(E|W): |^dpkg: |[Ee]rror' "$log" | head -n "$1" || true)
+  if [ -n "$errors" ]; then echo "$errors" >&2; else tail -n "$1" "$log" >&2; fi
+}
 echo "install-deps: installing ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# A source that fails to update need not stop the install: its errors are shown, and the install's.
+if ! "${sudo[@]}" apt-get update -qq >"$log" 2>&1; then
+  echo "install-deps: apt-get update failed; trying the install anyway:" >&2
+  apt_errors 10
+fi
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  >"$log" 2>&1; then
+  apt_errors 20
+  echo "install-deps: apt-get install failed for: ${missing[*]}" >&2
+  exit 1
+fi
