@@ -4,7 +4,7 @@
 # leaf is provably connected. No external service. Ctrl-C (or the host finishing) stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh >/dev/null
+scripts/build.sh --quiet  # on failure: what failed and the first errors
 agent=build/leaf-agent
 
 $agent dev-hub --dir .dev/hub --force
