@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "child.hpp"
 
@@ -33,7 +35,20 @@ int main(int argc, char** argv) {
     const auto it = leaf::test::children().find(argv[2]);
     return it == leaf::test::children().end() ? 2 : it->second();
   }
-  doctest::Context ctx(argc, argv);
+  // The release matrix (CMakeLists.txt): --leaf-nats=PATH and --hub-nats=PATH choose the
+  // nats-server binaries (harness::leaf_nats, hub_nats); doctest does not see them.
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a.rfind("--leaf-nats=", 0) == 0) {
+      ::setenv("LEAF_AGENT_AGENT_NATS_SERVER", argv[i] + 12, 1);
+    } else if (a.rfind("--hub-nats=", 0) == 0) {
+      ::setenv("LEAF_TEST_HUB_NATS_SERVER", argv[i] + 11, 1);
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  doctest::Context ctx(static_cast<int>(args.size()), args.data());
   const int result = ctx.run();
   if (ctx.shouldExit()) return result;
   // ctest runs one test case per process by name: a filter that matches nothing means a broken

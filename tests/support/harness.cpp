@@ -178,6 +178,24 @@ Result run(std::vector<std::string> argv, std::map<std::string, std::string> env
 
 std::string agent_bin() { return LEAF_AGENT_BIN; }
 
+std::string leaf_nats() {
+  const char* bin = std::getenv("LEAF_AGENT_AGENT_NATS_SERVER");
+  return bin && *bin ? bin : "nats-server";
+}
+
+std::array<int, 3> nats_version_of(const std::string& bin) {
+  std::array<int, 3> v{};
+  const Result r = run({bin, "--version"});
+  const size_t at = r.out.find(" v");  // "nats-server: v2.10.27"
+  if (at == std::string::npos || std::sscanf(r.out.c_str() + at, " v%d.%d.%d", &v[0], &v[1], &v[2]) != 3) return {};
+  return v;
+}
+
+std::string hub_nats() {
+  const char* bin = std::getenv("LEAF_TEST_HUB_NATS_SERVER");
+  return bin && *bin ? bin : "nats-server";
+}
+
 Result agent(std::vector<std::string> args, std::map<std::string, std::string> env, std::string stdin_text,
              std::chrono::milliseconds timeout) {
   args.insert(args.begin(), agent_bin());
@@ -253,7 +271,7 @@ Hub::Hub(std::vector<std::string> server_cert_names) {
 Hub::~Hub() { stop(); }
 
 void Hub::start() {
-  server_ = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", file("hub/hub.conf")});
+  server_ = std::make_unique<Process>(std::vector<std::string>{hub_nats(), "-c", file("hub/hub.conf")});
   const std::string health = "http://127.0.0.1:" + std::to_string(http_port) + "/healthz";
   if (!wait_until([&] { return http_get(health).status == 200; }, 20s)) {
     throw std::runtime_error("hub did not become healthy: " + server_->err());

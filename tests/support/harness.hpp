@@ -4,6 +4,7 @@
 
 #include <nats/nats.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -91,6 +92,16 @@ Result run(std::vector<std::string> argv, std::map<std::string, std::string> env
 Result agent(std::vector<std::string> args, std::map<std::string, std::string> env = {},
              std::string stdin_text = "", std::chrono::milliseconds timeout = 60s);
 std::string agent_bin();
+
+// The nats-server binaries a test runs: the leaf's (what leaf-agent runs, and what tests run
+// beside it, `-t` included) and the hub's. The release matrix (CMakeLists.txt) runs the suite's
+// leaf scenarios with each nats-server release users run, given as --leaf-nats and --hub-nats to
+// the test binary (tests/doctest_main.cpp); the leaf's reaches leaf-agent as
+// LEAF_AGENT_AGENT_NATS_SERVER. Default: nats-server on PATH, for both.
+std::string leaf_nats();
+std::string hub_nats();
+// `bin --version` as {major, minor, patch} ({0, 0, 0} if it prints none).
+std::array<int, 3> nats_version_of(const std::string& bin);
 
 // Polls `pred` every 20 ms until true or `timeout`.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);

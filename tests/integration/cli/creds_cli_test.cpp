@@ -123,6 +123,6 @@ TEST_CASE("dev-hub: private files, refuses to overwrite without --force") {
   CHECK(again.code == 2);
   CHECK(again.err.find("--force") != std::string::npos);
   CHECK(agent({"dev-hub", "--dir", d / "hub", "--force"}).code == 0);
-  const Result t = run({"nats-server", "-t", "-c", d / "hub/hub.conf"});
+  const Result t = run({hub_nats(), "-t", "-c", d / "hub/hub.conf"});
   CHECK(t.code == 0);
 }

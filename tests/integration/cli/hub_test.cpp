@@ -18,7 +18,7 @@ std::unique_ptr<Process> start_leaf(const TempDir& d, const Hub& hub, const std:
                        "leafnodes { reconnect: 1, remotes = [ { urls: [\"" + hub.leaf_url() +
                        "\"], credentials: \"" + creds + "\", tls { ca_file: \"" + hub.file("hub/ca.pem") +
                        "\" } } ] }\n");
-  return std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", conf});
+  return std::make_unique<Process>(std::vector<std::string>{hub_nats(), "-c", conf});
 }
 
 bool leaf_connected(int http_port) {

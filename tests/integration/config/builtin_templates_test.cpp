@@ -27,7 +27,7 @@ void check_variant(const std::string& name, std::map<std::string, std::string> k
   const Result r = agent({"render", "-c", dir / "agent.toml", "--state-dir", state});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   write_file(dir / "rendered.conf", r.out);
-  const Result t = run({"nats-server", "-t", "-c", dir / "rendered.conf"});
+  const Result t = run({leaf_nats(), "-t", "-c", dir / "rendered.conf"});
   CHECK_MESSAGE(t.code == 0, std::string(t.out + t.err + "\n" + r.out));
   CHECK(r.out.find("listen: 0.0.0.0") == std::string::npos);
 }

@@ -127,7 +127,7 @@ std::string slurp(const std::string& path) {
 class NatsServer {
  public:
   NatsServer(const TempDir& dir, const std::string& name, const std::string& config) {
-    const std::string bin = which("nats-server");
+    const std::string bin = harness::hub_nats().find('/') == std::string::npos ? which(harness::hub_nats()) : harness::hub_nats();
     REQUIRE_MESSAGE(!bin.empty(), "nats-server not found on PATH");
     const std::string conf = dir.write(name + ".conf", config);
     log_ = dir.file(name + ".log");

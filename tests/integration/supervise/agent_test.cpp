@@ -203,7 +203,7 @@ TEST_CASE("agent init, render, config: files written, no secrets printed") {
   const Result init = agent({"init", "-c", a.write_config()});
   REQUIRE_MESSAGE(init.code == 0, init.err);
   CHECK(file_mode(a.state("upstream.creds")) == 0600);
-  CHECK(run({"nats-server", "-t", "-c", a.state("nats.conf")}).code == 0);
+  CHECK(run({leaf_nats(), "-t", "-c", a.state("nats.conf")}).code == 0);
 
   const Result render = agent({"render", "-c", a.config_path()});
   CHECK(render.code == 0);

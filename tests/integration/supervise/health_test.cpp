@@ -29,7 +29,7 @@ config::Config checks_config(const AgentSetup& a) {
 std::unique_ptr<Process> start_leaf(AgentSetup& a) {
   const Result init = agent({"init", "-c", a.write_config()});
   REQUIRE_MESSAGE(init.code == 0, init.err);
-  auto p = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", a.state("nats.conf")});
+  auto p = std::make_unique<Process>(std::vector<std::string>{leaf_nats(), "-c", a.state("nats.conf")});
   const std::string healthz = "http://127.0.0.1:" + std::to_string(a.monitor) + "/healthz";
   REQUIRE_MESSAGE(wait_until([&] { return http_get(healthz).status == 200; }, 20s), p->err());
   return p;
@@ -142,7 +142,7 @@ TEST_CASE("health: one long-lived local client follows a nats-server restart") {
   const health::Check down = client.check();
   CHECK_FALSE(down.ok);
   CHECK(down.detail.find("client on " + c.local.listen) == 0);
-  leaf = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", a.state("nats.conf")});
+  leaf = std::make_unique<Process>(std::vector<std::string>{leaf_nats(), "-c", a.state("nats.conf")});
   CHECK(wait_until([&] { return client.check().ok; }, 20s));
   health::LeafInfo info;
   CHECK(wait_until([&] { return health::check_all(c, true, &info, client).ready(); }, 20s));
@@ -163,7 +163,7 @@ std::uint64_t probe_cid(int monitor) {
 std::unique_ptr<Process> plain_server(TempDir& dir, int port, int monitor, const std::string& extra) {
   write_file(dir / "s.conf", "listen: 127.0.0.1:" + std::to_string(port) + "\nhttp: 127.0.0.1:" +
                                  std::to_string(monitor) + "\n" + extra);
-  auto p = std::make_unique<Process>(std::vector<std::string>{"nats-server", "-c", dir / "s.conf"});
+  auto p = std::make_unique<Process>(std::vector<std::string>{leaf_nats(), "-c", dir / "s.conf"});
   REQUIRE_MESSAGE(wait_until([&] { return http_get("http://127.0.0.1:" + std::to_string(monitor) + "/healthz").status == 200; }, 20s),
                   p->err());
   return p;

@@ -199,7 +199,7 @@ TEST_CASE("local.auth = jwt: init writes a config nats-server accepts - render s
   a.toml["local"]["auth"] = "\"jwt\"";
   const Result init = harness::agent({"init", "-c", a.write_config()});
   REQUIRE_MESSAGE(init.code == 0, init.err);
-  CHECK(run({"nats-server", "-t", "-c", a.state("nats.conf")}).code == 0);
+  CHECK(run({leaf_nats(), "-t", "-c", a.state("nats.conf")}).code == 0);
   CHECK(file_mode(a.state("local.creds")) == 0600);
   const Result render = harness::agent({"render", "-c", a.config_path()});
   CHECK(render.code == 0);
