@@ -184,7 +184,11 @@ def main():
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--idle-seconds", type=float, default=20)
     ap.add_argument("--floor", help="bench/floor.c built: also time the least any wrapper can do (P1 floor)")
+    ap.add_argument("--leaf-nats", default="nats-server", help="the leaf's nats-server (bare, floor and the agent's)")
+    ap.add_argument("--hub-nats", default="nats-server", help="the hub's nats-server")
+    ap.add_argument("--p1-p2-only", action="store_true", help="only P1, CPU to ready and P2 (the per-release rows)")
     a = ap.parse_args()
+    leaf_nats = shutil.which(a.leaf_nats) or a.leaf_nats
     agent = os.path.abspath(a.agent)
     tmp = tempfile.mkdtemp(prefix="leaf-bench-")
     procs = []
@@ -193,7 +197,7 @@ def main():
         subprocess.run([agent, "dev-hub", "--dir", f"{tmp}/hub", "--port", str(hp), "--leaf-port", str(lp),
                         "--http-port", str(mp)], check=True, stdout=subprocess.DEVNULL)
         with open(f"{tmp}/hub.log", "wb") as log:
-            hubp = subprocess.Popen(["nats-server", "-c", f"{tmp}/hub/hub.conf", "-D"], stdout=subprocess.DEVNULL,
+            hubp = subprocess.Popen([a.hub_nats, "-c", f"{tmp}/hub/hub.conf", "-D"], stdout=subprocess.DEVNULL,
                                     stderr=log)
         procs.append(hubp)
         hub = Http(mp)
@@ -203,7 +207,8 @@ def main():
         listen, monitor, health = free_port(), free_port(), free_port()
         state = f"{tmp}/state"
         flags = ["-c", f"{tmp}/hub/agent.toml", "--state-dir", state, "--listen", f"127.0.0.1:{listen}",
-                 "--monitor", f"127.0.0.1:{monitor}", "--health-listen", f"127.0.0.1:{health}", "--log-level", "warn"]
+                 "--monitor", f"127.0.0.1:{monitor}", "--health-listen", f"127.0.0.1:{health}", "--log-level", "warn",
+                 "--nats-server", leaf_nats]
         subprocess.run([agent, "init", *flags], check=True, stderr=subprocess.DEVNULL)
         conf = f"{state}/nats.conf"
         bare_conf = f"{tmp}/bare.conf"
@@ -221,7 +226,7 @@ def main():
         def bare_start():
             """A bare nats-server, and the ms from its spawn until the hub accepted it."""
             t0 = time.time()
-            p = subprocess.Popen(["nats-server", "-c", bare_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = subprocess.Popen([leaf_nats, "-c", bare_conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
             return p, (hub_log.accepted_after(t0, 20, "a bare leaf") - t0) * 1000
 
@@ -232,6 +237,8 @@ def main():
             res["cpu_bare"].append(cpu_ms(p.pid))
             # P5 bare: SIGKILL, and this harness restarts it at once (no supervisor delay).
             p.kill(); p.wait(); no_leaf()
+            if a.p1_p2_only:
+                return
             p, ms = bare_start()
             res["p5_bare"].append(ms)
             stop(p); no_leaf()
@@ -239,7 +246,7 @@ def main():
         def floor_run(i):
             floor_ready = f"{tmp}/floor-ready"
             t0 = time.time()
-            p = subprocess.Popen([os.path.abspath(a.floor), floor_ready, "nats-server", "-c", bare_conf],
+            p = subprocess.Popen([os.path.abspath(a.floor), floor_ready, leaf_nats, "-c", bare_conf],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(p)
             # Timed like the bare run, to the hub's acceptance: its line comes before the hub accepts
@@ -263,6 +270,9 @@ def main():
             time.sleep(0.1)
             res["cpu_agent"].append(cpu_ms(p.pid) + sum(cpu_ms(c) for c in children(p.pid)))
             assert Http(health).get("/readyz")[0] == 200
+            if a.p1_p2_only:
+                stop(p); no_leaf()
+                return
             # P7: `leaf-agent health` against the ready agent, alternating with the exec floor.
             for _ in range(3):
                 for kind, argv in (("p7_agent", [agent, "health", "--state-dir", state, "--health-listen", f"127.0.0.1:{health}"]),
@@ -302,9 +312,16 @@ def main():
             for f in order:
                 f(i, i == a.runs // 2) if f is agent_run else f(i)
             print(f"run {i + 1}/{a.runs}: bare {res['p1_bare'][-1]:.1f} ms, agent {res['p1_agent'][-1]:.1f} ms, "
-                  f"lag {res['p2_lag'][-1]:.1f} ms, kill->ready {res['p5_agent'][-1]:.0f} ms", file=sys.stderr)
+                  f"lag {res['p2_lag'][-1]:.1f} ms" + ("" if a.p1_p2_only else f", kill->ready {res['p5_agent'][-1]:.0f} ms"),
+                  file=sys.stderr)
 
-        m = {k: median(v) for k, v in res.items()}
+        m = {k: median(v) if v else 0 for k, v in res.items()}
+        if a.p1_p2_only:
+            version = subprocess.run([leaf_nats, "--version"], capture_output=True, text=True).stdout.split("v")[-1].strip()
+            print(f"ROW P1_time_to_ready_ms@{version} {m['p1_bare']:.1f} {m['p1_agent']:.1f} <=1.05x")
+            print(f"ROW CPU_to_ready_ms@{version} {m['cpu_bare']:.1f} {m['cpu_agent']:.1f} (P6)")
+            print(f"ROW P2_accept_to_ready_lag_ms@{version} - {m['p2_lag']:.1f} <=5ms")
+            return
         print(f"ROW P1_time_to_ready_ms {m['p1_bare']:.1f} {m['p1_agent']:.1f} <=1.05x")
         if a.floor:
             print(f"ROW P1_floor_any_wrapper_ms {m['p1_bare']:.1f} {m['p1_floor']:.1f} (floor)")

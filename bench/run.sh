@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark suite of issue #10: one table, metric / bare / agent / ratio / goal.
-#   bench/run.sh [runs]           P1-P5, P7 (medians of `runs`, default 15, agent and bare alternating)
+#   bench/run.sh [runs]           P1-P5, P7 (medians of `runs`, default 15, agent and bare alternating),
+#                                 then P1 and P2 again per leaf nats-server release in build/nats-servers
+#                                 (scripts/nats-servers.sh; hub: the installed nats-server; NATS_VERSIONS=0 skips)
 #   P6 runs through bench/scale.sh with SCALE_N pods (default 100; root: network namespaces); SCALE_N=0 skips it
 # Figures taken while other work loads the machine are noisy: the load average is printed with them.
 set -euo pipefail
@@ -17,6 +19,12 @@ floor=$(mktemp)
 trap 'rm -f "$out" "$floor"' EXIT
 cc -O2 -o "$floor" bench/floor.c
 python3 bench/bench.py --agent "$agent" --runs "$runs" --idle-seconds "${IDLE_SECONDS:-20}" --floor "$floor" >"$out"
+# P1 and P2 per leaf release (the releases users run: Debian bookworm's, trixie's and sid's).
+if [ "${NATS_VERSIONS:-1}" != 0 ] && [ -s build/nats-servers/versions ]; then
+  while read -r version _; do
+    python3 bench/bench.py --agent "$agent" --runs "$runs" --p1-p2-only --leaf-nats "build/nats-servers/$version/nats-server" >>"$out"
+  done <build/nats-servers/versions
+fi
 scale_n=${SCALE_N:-100}
 if [ "$scale_n" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

@@ -31,7 +31,7 @@ struct Common {
   bool dev = false;
   std::vector<std::string> upstream;
   std::string creds_file;
-  std::string state_dir, listen, monitor, health_listen, ready_timeout, log_format, log_level, nats_server;
+  std::string state_dir, listen, monitor, health_listen, ready_timeout, log_format, log_level, nats_server, nats_version;
   CLI::Option* health_listen_opt = nullptr;  // given at all: "" is a value (disables the listener)
   std::string local_auth;
 };
@@ -50,6 +50,9 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--log-format", o.log_format, "agent.log_format: text or json");
   c->add_option("--log-level", o.log_level, "agent.log_level");
   c->add_option("--nats-server", o.nats_server, "agent.nats_server: the nats-server binary");
+  c->add_option("--nats-version", o.nats_version,
+                "agent.nats_version: write the config for this nats-server release (e.g. 2.10.27), when the server\n"
+                "that runs it is not agent.nats_server (init or render for the official nats image of a pod)");
 }
 
 config::Environment current_environment() {
@@ -98,7 +101,8 @@ config::Config load(const Common& o, const config::Environment& env, bool probe_
       {&o.state_dir, "agent.state_dir"},       {&o.listen, "local.listen"},
       {&o.monitor, "local.monitor"},           {&o.ready_timeout, "agent.ready_timeout"},
       {&o.log_format, "agent.log_format"},     {&o.log_level, "agent.log_level"},
-      {&o.nats_server, "agent.nats_server"},   {&o.local_auth, "local.auth"}};
+      {&o.nats_server, "agent.nats_server"},   {&o.local_auth, "local.auth"},
+      {&o.nats_version, "agent.nats_version"}};
   for (const auto& [value, key] : simple) {
     if (!value->empty()) f[key] = *value;
   }
@@ -203,19 +207,14 @@ void add_agent(CLI::App& app, std::string_view only) {
   // ---- render ----
   if (wanted("render")) {
     auto render_o = std::make_shared<Common>();
-    auto for_version = std::make_shared<std::string>();
     CLI::App* render_cmd = app.add_subcommand(
         "render", "Print the nats-server config that would be written (no secrets in it), for the release of\n"
                   "agent.nats_server (--nats-version: for another, e.g. the server in an init container's pod).");
     add_common(render_cmd, *render_o);
-    render_cmd->add_option("--nats-version", *for_version, "render for this nats-server release (2.9.10, 2.10.27 ...)");
-    render_cmd->callback([render_o, for_version] {
+    render_cmd->callback([render_o] {
       const config::Config c = load(*render_o, current_environment());
-      std::optional<nats_version::Version> server;
-      if (!for_version->empty()) {
-        server = nats_version::parse(*for_version);
-        if (!server) throw usage_error("--nats-version: want a release like 2.10.27, not \"" + *for_version + "\"");
-      } else if (!c.dev()) {
+      std::optional<nats_version::Version> server = nats_version::parse(c.agent.nats_version);
+      if (!server && !c.dev()) {
         server = bootstrap::server_version(c);
       }
       const std::string out = bootstrap::rendered_config(c, nullptr, server);

@@ -13,6 +13,7 @@
 #include "agent/core/error.hpp"
 #include "agent/core/nkeys.hpp"
 #include "agent/core/text.hpp"
+#include "agent/config/nats_version.hpp"
 #include "agent/config/upstream_url.hpp"
 
 namespace leaf::config {
@@ -80,6 +81,7 @@ const std::vector<Field>& fields() {
       STR("agent", "mode", agent.mode),
       STR("agent", "state_dir", agent.state_dir),
       STR("agent", "nats_server", agent.nats_server),
+      STR("agent", "nats_version", agent.nats_version),
       STR("agent", "server_name", agent.server_name),
       STR("agent", "template", agent.template_path),
       STR("agent", "health_listen", agent.health_listen),
@@ -494,6 +496,9 @@ void validate(const Config& c, bool probe_only) {
   }
   for (unsigned char ch : c.agent.state_dir) {
     if (ch < 0x20 || ch == 0x7f) throw config_error("agent.state_dir contains a control character; remove it");
+  }
+  if (!c.agent.nats_version.empty() && !nats_version::parse(c.agent.nats_version)) {
+    throw config_error("agent.nats_version must be a nats-server release like \"2.10.27\", not \"" + c.agent.nats_version + "\"");
   }
   if (!c.agent.server_name.empty() && !valid_server_name(c.agent.server_name)) {
     throw config_error("agent.server_name \"" + c.agent.server_name + "\" must be 1-64 letters, digits, '-', '_' or '.'");

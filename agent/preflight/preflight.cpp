@@ -236,8 +236,26 @@ bool json_true(std::string_view json, std::string_view key) {
   return false;
 }
 
+// `"key"` followed by a colon and a short string of version characters ("2.15.1"), or "".
+std::string json_version(std::string_view json, std::string_view key) {
+  const std::string quoted = "\"" + std::string(key) + "\"";
+  const size_t at = json.find(quoted);
+  if (at == std::string_view::npos) return "";
+  size_t i = at + quoted.size();
+  while (i < json.size() && (json[i] == ' ' || json[i] == ':' || json[i] == '\t')) ++i;
+  if (i >= json.size() || json[i] != '"') return "";
+  const size_t end = json.find('"', i + 1);
+  if (end == std::string_view::npos || end - i - 1 > 32) return "";
+  const std::string_view v = json.substr(i + 1, end - i - 1);
+  for (char c : v) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '-')) return "";
+  }
+  return std::string(v);
+}
+
 struct Info {
   bool offers_tls = false;
+  std::string version;   // the server's own claim in its INFO (not authenticated: for display only)
   std::string leftover;  // bytes after the INFO line (start of the TLS stream, normally none)
 };
 
@@ -251,7 +269,8 @@ Info read_info(int fd, const std::string& hp, Clock::time_point deadline) {
       std::string line = buf.substr(0, nl);
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.size() < 5 || (line[4] != ' ' && line[4] != '\t')) throw no_info;
-      return {json_true(line, "tls_required") || json_true(line, "tls_available"), buf.substr(nl + 1)};
+      return {json_true(line, "tls_required") || json_true(line, "tls_available"), json_version(line, "version"),
+              buf.substr(nl + 1)};
     }
     if (buf.size() > (1u << 20)) throw no_info;
     int err = 0;
@@ -536,7 +555,7 @@ Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds ti
     AddrPtr addrs = resolve(ep);
     const auto deadline = Clock::now() + timeout;
     Socket sock = connect_any(addrs.get(), hp, deadline);
-    Info info{true, {}};
+    Info info{true, {}, {}};
     if (ep.scheme == "tls" && !tls.handshake_first) info = read_info(sock.get(), hp, deadline);
     Connection conn(ctx.get(), sock.get(), hp);
     conn.expect_name(tls.server_name.empty() ? ep.host : tls.server_name);
@@ -545,6 +564,7 @@ Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds ti
     conn.await_client_verdict(std::min(deadline, Clock::now() + std::chrono::milliseconds(500)));
     conn.close();
     result.ok = true;
+    result.server_version = info.version;
   } catch (const Fail& f) {
     result.error = f.message;
   } catch (const leaf::Error& e) {  // parse_upstream_url's config_error: already one line

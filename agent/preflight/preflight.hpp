@@ -45,6 +45,7 @@ struct Probe {
   std::string url;
   bool ok = false;
   std::string error;
+  std::string server_version;  // the hub's nats-server release from its INFO ("" with handshake_first or wss)
 };
 
 // Checks one upstream: parse, load the TLS files (before any I/O), DNS (getaddrinfo: bounded by

@@ -207,6 +207,7 @@ std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::
     std::condition_variable cv;
     size_t done = 0, ok = 0;
     std::vector<std::string> failures;
+    std::string hub_version;  // from the first INFO that came with a working URL
   };
   auto shared = std::make_shared<Shared>();
   for (const auto& url : c.upstream.urls) {
@@ -217,6 +218,7 @@ std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::
       ++shared->done;
       if (r.ok) {
         ++shared->ok;
+        if (shared->hub_version.empty()) shared->hub_version = r.server_version;
       } else {
         shared->failures.push_back(r.error);
       }
@@ -232,7 +234,8 @@ std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::
   auto log = logging::agent();
   if (shared->ok > 0) {
     for (const auto& f : shared->failures) log->warn("preflight: {} (another upstream URL works)", f);
-    log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured)", n);
+    log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured{})", n,
+              shared->hub_version.empty() ? std::string() : "; the hub runs nats-server " + shared->hub_version);
     return std::nullopt;
   }
   return "upstream unreachable: " + shared->failures.front();
@@ -305,16 +308,18 @@ Prepared run(Context& ctx, Prepared locked) {
   //    `init` asks it anyway (it runs -t, and says which server the files are for). `run` with the
   //    built-in template and no such option asks nothing (`nats-server --version` costs 8 to 12 ms):
   //    the server names its release in its start-up banner (the supervisor reads it).
+  //    agent.nats_version names the release outright (`init` for the official image of another).
+  const auto named = nats_version::parse(c.agent.nats_version);
   const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || nats_version::config_needs_version(c));
   std::future<std::optional<nats_version::Version>> asked;
-  if (needs_version) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
+  if (needs_version && !named) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
   check_files(ctx);
   p.local = local_boundary::mint(c, unix_now());  // fresh keys each start; none when local.auth = none
   if (needs_version) {
-    p.server_version = asked.get();
+    p.server_version = named ? named : asked.get();
     check_cancelled(ctx);
     if (p.server_version) {
-      nats_version::check_options(c, *p.server_version, c.agent.nats_server + " (agent.nats_server)");
+      nats_version::check_options(c, *p.server_version, named ? "agent.nats_version" : c.agent.nats_server + " (agent.nats_server)");
     } else if (nats_version::config_needs_version(c)) {
       throw Error(Exit::server, c.agent.nats_server + " --version printed no nats-server version, and the config "
                                 "sets options only some releases have; is agent.nats_server a nats-server binary?");

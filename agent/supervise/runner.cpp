@@ -414,6 +414,9 @@ class Runner {
         }
       }
       return [this, r, res] {
+        // For troubleshooting readiness (agent.log_level = "trace"): what each check saw.
+        log_->trace("check {}: healthz {} listed {} accepted {} client {}{}", res.seq, res.healthz_ok, res.leaf_listed,
+                    res.leaf_accepted, res.client_ok, res.failure.empty() ? "" : " (" + res.failure + ")");
         feed(res);
         // /status shows the checks the supervisor judged on: not a late answer it dropped (begun
         // before a nats-server exit, or arriving while stopping).
@@ -537,7 +540,8 @@ class Runner {
     if (!init_only_ && prepared_ && prepared_->local.enabled()) local_boundary::remove_files(c_);
     if (!error_.empty()) std::fprintf(stderr, "leaf-agent: %s\n", text::one_line(error_).c_str());
     if (init_only_ && code_ == 0 && prepared_) {
-      log_->info("wrote {} and {}", prepared_->layout.nats_conf, c_.dev() ? "no credentials (dev mode)" : prepared_->layout.creds);
+      log_->info("wrote {} and {}{}", prepared_->layout.nats_conf, c_.dev() ? "no credentials (dev mode)" : prepared_->layout.creds,
+                 prepared_->server_version ? " (for nats-server " + prepared_->server_version->str() + ")" : std::string());
     }
     diagnosis_.cancel();
     if (!worker_.wait_idle(300ms) || !diagnosis_.wait_idle(50ms)) {
