@@ -4,6 +4,8 @@
 // in tests/integration/supervise/local_boundary_test.cpp ("init writes a config nats-server accepts").
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <map>
 #include <string>
 
@@ -29,6 +31,10 @@ void check_variant(const std::string& name, std::map<std::string, std::string> k
   write_file(dir / "rendered.conf", r.out);
   const Result t = run({leaf_nats(), "-t", "-c", dir / "rendered.conf"});
   CHECK_MESSAGE(t.code == 0, std::string(t.out + t.err + "\n" + r.out));
+  // Accepted without a word: 2.10+ print warnings (a bare-number reconnect) and then fail -t.
+  const std::string said = t.out + t.err;
+  CHECK_MESSAGE(said.find("is valid") != std::string::npos, said);
+  CHECK_MESSAGE(said.find("warn") == std::string::npos, said);
   CHECK(r.out.find("listen: 0.0.0.0") == std::string::npos);
 }
 }  // namespace
@@ -70,4 +76,57 @@ TEST_CASE("templates: every variant of the built-in templates is a config nats-s
 
   check_variant("dev", {{"agent.mode", "\"dev\""}, {"local.listen", "\"127.0.0.1:4222\""}, {"local.monitor", "\"127.0.0.1:8222\""}},
                 dir, dir / "state");
+
+  // The remote options of newer releases: written and accepted where the release has them,
+  // refused before anything is written where it does not (the release is the leaf's).
+  const auto v = nats_version_of(leaf_nats());
+  INFO("nats-server " << v[0] << "." << v[1] << "." << v[2]);
+  const struct {
+    const char* key;
+    const char* value;
+    std::array<int, 3> since;
+  } gated[] = {{"upstream.compression", "\"s2_fast\"", {2, 10, 0}},
+               {"upstream.handshake_first", "true", {2, 10, 0}},
+               {"upstream.first_info_timeout", "\"3s\"", {2, 10, 26}},
+               {"upstream.dial_timeout", "\"2s\"", {2, 14, 5}}};
+  for (const auto& g : gated) {
+    auto with = leaf;
+    with[g.key] = g.value;
+    if (v >= g.since) {
+      check_variant(std::string("leaf, ") + g.key, with, dir, dir / "state");
+    } else {
+      std::string toml = "[upstream]\nurls = [\"tls://127.0.0.1:17422\"]\n" + std::string(g.key).substr(9) + " = " + g.value +
+                         "\n[credentials]\nfile = " + q(dir / "hub/leaf.creds") + "\n";
+      write_file(dir / "gated.toml", toml, 0644);
+      const Result r = agent({"render", "-c", dir / "gated.toml", "--state-dir", dir / "state"});
+      CHECK(r.code == 3);
+      CHECK_MESSAGE(r.err.find(std::string(g.key) + " needs nats-server >= ") != std::string::npos, r.err);
+      CHECK(r.out.empty());
+    }
+  }
+}
+
+TEST_CASE("templates: a template of the user's that sets reconnect is written for the release that runs it") {
+  // The README's two sections: a duration from 2.10, whole seconds on 2.9; -t of each release
+  // accepts its own form without a word (and would refuse or crash on the other).
+  TempDir dir;
+  REQUIRE(agent({"dev-hub", "--dir", dir / "hub"}).code == 0);
+  write_file(dir / "mine.tmpl",
+             "listen: \"{{listen}}\"\nhttp: \"{{monitor}}\"\nleafnodes {\n"
+             "{{#reconnect_duration}}  reconnect: \"{{reconnect_duration}}\"\n"
+             "{{/reconnect_duration}}{{^reconnect_duration}}  reconnect: {{reconnect_seconds}}\n{{/reconnect_duration}}"
+             "  remotes = [ { urls: [{{#urls}}\"{{url}}\"{{/urls}}], credentials: \"{{creds_file}}\" } ]\n}\n",
+             0644);
+  write_file(dir / "agent.toml",
+             "[upstream]\nurls = [\"tls://127.0.0.1:17422\"]\n[credentials]\nfile = \"" + dir / "hub/leaf.creds" +
+                 "\"\n[agent]\ntemplate = \"" + dir / "mine.tmpl" + "\"\nstate_dir = \"" + dir / "state" + "\"\n",
+             0644);
+  const Result r = agent({"render", "-c", dir / "agent.toml"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto v = nats_version_of(leaf_nats());
+  CHECK(r.out.find(v >= std::array<int, 3>{2, 10, 0} ? "reconnect: \"1s\"" : "reconnect: 1\n") != std::string::npos);
+  write_file(dir / "rendered.conf", r.out);
+  const Result t = run({leaf_nats(), "-t", "-c", dir / "rendered.conf"});
+  CHECK_MESSAGE(t.code == 0, std::string(t.out + t.err));
+  CHECK_MESSAGE((t.out + t.err).find("warn") == std::string::npos, std::string(t.out + t.err));
 }
