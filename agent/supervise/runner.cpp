@@ -405,7 +405,7 @@ class Runner {
       res.healthz_ok = r.healthz.ok;
       res.leaf_listed = r.leaf.ok;
       res.client_ok = r.client.ok;
-      res.leaf_accepted = info.accepted || info.rtt_measured;
+      res.leaf_accepted = info.accepted;  // the hub's interest: the verdict (Supervisor::on_check)
       res.upstream = info.upstream;
       for (const auto* chk : {&r.server, &r.healthz, &r.leaf, &r.client}) {
         if (!chk->ok) {

@@ -328,8 +328,6 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // it on /leafz, or the fast checks after it do. Its wording differs between releases
       // (nats_log.cpp): it only makes the agent look sooner; the verdict is on_check's.
       accepted_line_ = true;
-      accepted_from_ = l.message.substr(0, l.message.find(" - "));
-      accepted_seq_ = check_seq_;
       if (p_.acceptance_line) begin_fast_checks(p_.interest_check, p_.interest_checks);
       return want_check(out);
     case NatsLineKind::leaf_connected:
@@ -410,51 +408,27 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
   if (phase_ == Phase::stopping || !running(ChildId::nats)) return;  // a result about a server that is gone
   last_check_ = r;  // its failure may be reworded below: what /readyz says
   last_check_seq_ = r.seq;
-  std::optional<Millis> settle_left;
   bool leaf_ok = p_.dev;
-  std::string upstream = r.upstream;
+  const std::string& upstream = r.upstream;
   // What /leafz showed counts only from a check begun since this nats-server started and its
   // current leaf connection's first line; before that it was another connection's.
   const bool listed = r.leaf_listed && last_check_seq_ > fresh_after_seq_;
   if (!p_.dev && leaf_closed_) {
-    leaf_seen_.reset();
     last_check_.failure = leaf_lost_why_;
-  } else if (!p_.dev && p_.acceptance_line) {
-    // The built-in template's leaf: the hub has accepted it when the leaf's own /leafz lists this
-    // connection (a soliciting leaf registers it only on the hub's INFO reply to CONNECT, since
-    // 2.2) and shows the hub's interest: the hub sends its subscriptions (its loop-detection
-    // subject $LDS.<id> at least, unconditionally) only after CONNECT passed its checks
-    // (leafnode.go processLeafNodeConnect, 2.9 to 2.15). A hub with leafnodes.min_version sends
-    // the INFO, then -ERR, and no interest: listed, never accepted. No log line decides, no
-    // settle time counts: the same on every release.
-    leaf_seen_.reset();
+  } else if (!p_.dev) {
+    // The hub has accepted the leaf when the leaf's own /leafz lists this connection (a
+    // soliciting leaf registers it only on the hub's INFO reply to CONNECT, since 2.2) and shows
+    // the hub's interest: the hub sends its subscriptions, its loop-detection subject $LDS.<id>
+    // at least (unconditionally, and exempt from permissions on the leaf), only after CONNECT
+    // passed its checks (leafnode.go processLeafNodeConnect, initLeafNodeSmapAndSendSubs, 2.9 to
+    // 2.15). A hub with leafnodes.min_version sends the INFO, then -ERR, and no interest: listed,
+    // never accepted. No log line decides and no time listed counts, with any template, on
+    // every release: the lines only bring the checks sooner.
     leaf_ok = listed && r.leaf_accepted;
     if (leaf_ok) {
       auth_error_.clear();
     } else if (listed) {
       last_check_.failure = "leaf connection to " + r.upstream + " not accepted by the hub yet";
-    }
-  } else if (!p_.dev && accepted_line_ && last_check_seq_ > fresh_after_seq_ &&
-             (listed || last_check_seq_ <= accepted_seq_)) {
-    // A user template's leaf that logs the line: listed before the line was written (see
-    // on_line), so a check of this connection begun before the line need not have seen it.
-    leaf_ok = true;
-    if (upstream.empty()) upstream = accepted_from_;
-    auth_error_.clear();
-  } else if (!p_.dev) {
-    if (!listed) {
-      leaf_seen_.reset();
-    } else {
-      if (!leaf_seen_) leaf_seen_ = now_;
-      const auto age = std::chrono::duration_cast<Millis>(now_ - *leaf_seen_);
-      // A user template's leaf with no acceptance line (yet): the listing counts once /leafz shows
-      // the hub's interest, or once it has stayed up with no refusal for Policy::settle.
-      leaf_ok = r.leaf_accepted || age >= p_.settle;
-      if (!leaf_ok) {
-        settle_left = p_.settle - age;
-        last_check_.failure = "leaf connection to " + r.upstream + " settling";
-      }
-      if (r.leaf_accepted) auth_error_.clear();
     }
   }
   if (leaf_ok && !p_.dev) upstream_ = upstream;
@@ -469,7 +443,7 @@ void Supervisor::on_check(const CheckResult& r, Actions& out) {
     check_wanted_ = false;
     return want_check(out);
   }
-  next_check(out, settle_left);
+  next_check(out);
 }
 
 void Supervisor::begin_fast_checks(Millis first, int count) {
@@ -478,10 +452,7 @@ void Supervisor::begin_fast_checks(Millis first, int count) {
   fast_checks_left_ = count;
 }
 
-void Supervisor::forget_leaf() {
-  leaf_seen_.reset();
-  accepted_line_ = false;
-}
+void Supervisor::forget_leaf() { accepted_line_ = false; }
 
 void Supervisor::end_connection(const std::string& why, Actions& out) {
   if (!leaf_closed_) lose_leaf(why, out);  // after the hub's rejection, that stays the reason given
@@ -496,12 +467,10 @@ void Supervisor::lose_leaf(const std::string& why, Actions& out) {
   if (ready_) set_ready(false, why, out);  // at once, not at the next check's result
 }
 
-void Supervisor::next_check(Actions& out, std::optional<Millis> settle_left) {
+void Supervisor::next_check(Actions& out) {
   Millis delay = p_.check_interval_waiting;
   if (ready_) {
     delay = p_.check_interval_ready;
-  } else if (settle_left) {
-    delay = *settle_left;
   } else if (fast_checks_left_ > 0) {
     // The built-in template's fast checks follow the acceptance line, where the hub's interest
     // is a millisecond or two away (two starts in sixteen missed it at the first check, and

@@ -52,8 +52,8 @@ struct Policy {
   Millis connect_check{50};              // built-in template, after a connection's first line: 50, 100 ...
   int connect_checks = 7;                // ms apart (about 6 s), in case no acceptance line comes
   Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
-  Millis settle{50};                     // a listed leaf without an acceptance signal counts after this
-  bool acceptance_line = false;          // the leaf logs the hub's acceptance (the built-in template's does)
+  bool acceptance_line = false;          // the leaf logs a line at the hub's reply (the built-in template's
+                                         // does): checks wait for it rather than poll (a hint, not the verdict)
   Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
   bool dev = false;                      // no upstream: the leaf check is always ok
   bool has_host = false;                 // run -- CMD
@@ -101,7 +101,7 @@ struct LogLine {
 struct CheckResult {
   long seq = 0;                // the RunCheck's
   bool server_ok = false, healthz_ok = false, leaf_listed = false, client_ok = false;
-  bool leaf_accepted = false;  // an acceptance signal from the hub (RTT, or its subscriptions)
+  bool leaf_accepted = false;  // /leafz shows the hub's interest (its subscriptions): it accepted the leaf
   std::string upstream;        // "ip:port" of the hub end when listed
   std::string failure;         // the first failing check, one line
 };
@@ -238,7 +238,7 @@ class Supervisor {
   // The credentials in use: schedules their refresh (returned) and the expiry alarm.
   std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);
   void want_check(Actions& out);     // run a check now, or right after the one in flight
-  void next_check(Actions& out, std::optional<Millis> settle_left);
+  void next_check(Actions& out);
   void begin_fast_checks(Millis first, int count);  // checks at first, 2x first, 4x ... (next_check)
   void forget_leaf();                 // no acceptance of a leaf connection yet
   void lose_leaf(const std::string& why, Actions& out);  // ...because it is gone or refused: not ready
@@ -257,7 +257,6 @@ class Supervisor {
   bool term_sent_[kChildren] = {false, false};
   bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
   bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
-  std::string accepted_from_;       // the hub's address in that line
   bool leaf_closed_ = false;        // since the leaf's closed line, until a new connection's first
   std::string leaf_lost_why_;       // what closed it (or the hub's rejection)
   bool diagnosis_in_flight_ = false;
@@ -267,12 +266,10 @@ class Supervisor {
   int exit_code_ = 0;
   bool exit_code_set_ = false;
   std::string exit_error_;
-  std::optional<TimePoint> leaf_seen_;  // when the current listed leaf connection was first seen
   // Checks are numbered as they begin (one in flight at a time): a result speaks for the moment
   // its check began. fresh_after_seq_: the last number before this nats-server's start, its leaf
-  // connection's first line, or that connection's close or rejection; accepted_seq_: the last
-  // before the acceptance line.
-  long check_seq_ = 0, last_check_seq_ = 0, fresh_after_seq_ = 0, accepted_seq_ = 0;
+  // connection's first line, or that connection's close or rejection.
+  long check_seq_ = 0, last_check_seq_ = 0, fresh_after_seq_ = 0;
   std::optional<TimePoint> leaf_down_since_;
   std::optional<Millis> ready_after_;
   std::string upstream_, auth_error_, last_nats_line_, config_error_;

@@ -116,8 +116,16 @@ def check_init(name, spec):
     errs, inits, mains = check_pod(name, spec)
     agents = [c for c in inits if is_agent(c)]
     nats = [c for c in inits if c.get("image", "").startswith("nats:")]
-    if len(agents) != 1 or agents[0].get("args") != ["init"] or agents[0].get("restartPolicy"):
+    if len(agents) != 1 or (agents[0].get("args") or [""])[0] != "init" or agents[0].get("restartPolicy"):
         errs.append(f"{name}: expected one run-to-completion init container `leaf-agent init`")
+    elif agents and nats:
+        # The config is written for the nats image's release: init --nats-version X beside nats:X-alpine.
+        args = agents[0].get("args", [])
+        want = args[args.index("--nats-version") + 1] if "--nats-version" in args[:-1] else None
+        tag = nats[0]["image"].split(":", 1)[1].split("-", 1)[0]
+        if want != tag:
+            errs.append(f"{name}: leaf-agent init writes for nats-server {want} but the nats image is {tag}: "
+                        "give init --nats-version the image's release")
     if len(nats) != 1 or nats[0].get("restartPolicy") != "Always" or not nats[0].get("startupProbe"):
         errs.append(f"{name}: expected the official nats image as a native sidecar with a startupProbe")
     elif agents and inits.index(agents[0]) > inits.index(nats[0]):
@@ -212,8 +220,12 @@ def mutations(kube, compose):
     def init_nats_elsewhere(k, c):
         containers(k["init-container.yaml"], "initContainers")[1]["volumeMounts"][1]["mountPath"] = "/state"
 
+    def nats_image_bumped(k, c):
+        containers(k["init-container.yaml"], "initContainers")[1]["image"] = "nats:2.15.1-alpine"
+
     return [
         ("subPath on the credentials mount", add_subpath, "subPath"),
+        ("nats image of another release than init writes for", nats_image_bumped, "--nats-version"),
         ("native sidecar without restartPolicy", drop_restart, "restartPolicy: Always"),
         ("native sidecar without startupProbe", drop_startup, "no startupProbe"),
         ("liveness on /readyz", live_on_readyz, "livenessProbe is not"),

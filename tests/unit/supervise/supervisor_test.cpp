@@ -132,34 +132,22 @@ TEST_CASE("supervisor: the bootstrap runs first, then nats-server, ready only af
   CHECK(w.due_in(TimerKind::check) == 5s);            // while ready, a check every 5 s
 }
 
-TEST_CASE("supervisor: a listed leaf without an acceptance signal counts only after the settle time") {
+TEST_CASE("supervisor: a listed leaf counts only with the hub's interest, however long it is listed") {
+  // Any template (this World's policy is a user template's): no settle time, no log line decides.
   World w;
   w.feed(Started{});
   w.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
   w.feed(ChildStarted{ChildId::nats});
   CheckResult listed = w.good();
-  listed.leaf_accepted = false;
-  w.feed(listed);
+  listed.leaf_accepted = false;  // listed, no subscriptions from the hub (yet)
+  for (int i = 0; i < 20; ++i) {
+    w.feed(listed);
+    w.advance(500ms);
+  }
   CHECK_FALSE(w.sup.ready());
-  CHECK(w.due_in(TimerKind::check) == Policy{}.settle);  // look again when it has settled
-  w.advance(30ms);
-  w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:1 - Leafnode Error 'Authorization Violation'")});
-  w.advance(30ms);
-  w.feed(listed);  // 60 ms since the first listing, but the refusal started the settle time over
-  CHECK_FALSE(w.sup.ready());
-  w.advance(40ms);
-  w.feed(listed);  // listed again for 40 ms: not yet
-  CHECK_FALSE(w.sup.ready());
-  w.advance(20ms);
-  w.feed(listed);  // for 60 ms
+  CHECK(w.sup.last_check().failure == "leaf connection to 127.0.0.1:7422 not accepted by the hub yet");
+  w.feed(w.good());  // the interest arrived
   CHECK(w.sup.ready());
-
-  World fast;
-  fast.feed(Started{});
-  fast.feed(BootstrapDone{true, 0, "", "", {}, 0, {}});
-  fast.feed(ChildStarted{ChildId::nats});
-  fast.feed(fast.good());  // accepted: no settle wait
-  CHECK(fast.sup.ready());
 }
 
 TEST_CASE("supervisor: the host starts once, when first ready, readiness drops and comes back") {
@@ -243,7 +231,7 @@ TEST_CASE("supervisor: fast_check_delay doubles from the first") {
   CHECK(fast_check_delay(5ms, 1000) == fast_check_delay(5ms, 20));  // bounded, no overflow
 }
 
-TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the next listed check ready") {
+TEST_CASE("supervisor: the leaf's own line that the hub accepted it brings a check, and decides nothing") {
   const auto accepted = classify_nats_line(
       "[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - JetStream Not Extended, adding deny [$JS.API.> $KV.> $OBJ.>] for account \"$G\"");
   REQUIRE(accepted.kind == NatsLineKind::leaf_accepted);
@@ -254,20 +242,22 @@ TEST_CASE("supervisor: the leaf's own line that the hub accepted it makes the ne
   CheckResult listed = w.good();
   listed.leaf_accepted = false;  // no hub interest seen on /leafz yet
   w.feed(listed);
-  CHECK_FALSE(w.sup.ready());    // listed alone: the settle time applies
+  CHECK_FALSE(w.sup.ready());
   const int before = w.checks;
   w.feed(LogLine{accepted});
   CHECK(w.checks == before + 1);  // looked at once
   w.feed(listed);
-  CHECK(w.sup.ready());           // no settle wait
+  CHECK_FALSE(w.sup.ready());     // the line alone is not the hub's verdict
+  w.feed(w.good());
+  CHECK(w.sup.ready());
 
-  // The line counts for the connection it was about: after a close, listed alone is not enough.
+  // After a close, what /leafz shows is the closed connection's until the next one's first line.
   w.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:4 - Leafnode connection closed: Client Closed")});
   w.feed(w.leaf_down());
   CHECK_FALSE(w.sup.ready());
   CHECK(w.due_in(TimerKind::check) == 500ms);  // no burst of checks while the leaf reconnects
   w.advance(5ms);
-  w.feed(listed);
+  w.feed(w.good());
   CHECK_FALSE(w.sup.ready());
 
   // A local client cannot fake it: its name shows up quoted in other lines, never as a lid line.
@@ -462,13 +452,16 @@ TEST_CASE("supervisor: an acceptance line does not count without the hub's inter
   slow.feed(slow.good());  // the check the lines asked for
   CHECK(slow.sup.ready());
 
-  // A user template's leaf that logs the line: the line and a listing count (its checks may
-  // have begun before the line).
+  // A user template's leaf that logs the line: the line brings a check, the check decides (the
+  // one in flight saw nothing yet; the one the line asked for sees the hub's interest).
   World user;
   start(user);
   user.feed(kCreated);
   user.feed(kAccepted);     // while the connection's first check is in flight
   user.feed(judging());     // begun before the line: not listed yet
+  CHECK_FALSE(user.sup.ready());
+  CHECK(user.check_outstanding);  // the line's check, right after
+  user.feed(user.good());
   CHECK(user.sup.ready());
 }
 
