@@ -137,3 +137,21 @@ TEST_CASE("config: upstream.ping_interval and ping_max: defaults 20s x 3, whole 
   CHECK(error_of([] { config::load(kBase, "x", {}, {{"upstream.ping_max", "3x"}}); }).find("upstream.ping_max must be an integer") == 0);
   CHECK(error_of([] { config::load("[upstream]\nping_max = \"3\"\n", "a.toml", {}, {}); }) == "a.toml:2: upstream.ping_max must be an integer");
 }
+
+TEST_CASE("config: the remote options of newer nats-server releases, and the release to write for") {
+  const auto err = [](const char* key, const char* value) {
+    return error_of([&] { config::load(kBase, "x", {}, {{key, value}}); });
+  };
+  CHECK(err("upstream.compression", "s2_auto") == "");
+  CHECK(err("upstream.compression", "off") == "");
+  CHECK(err("upstream.compression", "lz4").rfind("upstream.compression must be one of off, accept, s2_auto", 0) == 0);
+  CHECK(err("upstream.first_info_timeout", "3s") == "");
+  CHECK(err("upstream.first_info_timeout", "0s").rfind("upstream.first_info_timeout must be a duration from 1ms to 10m", 0) == 0);
+  CHECK(err("upstream.dial_timeout", "11m").rfind("upstream.dial_timeout must be a duration", 0) == 0);
+  CHECK(err("upstream.dial_timeout", "soon").rfind("upstream.dial_timeout must be a duration", 0) == 0);
+  const Config c = config::load(kBase, "x", {}, {{"upstream.first_info_timeout", "1500ms"}, {"upstream.dial_timeout", "2m"}});
+  CHECK(c.first_info_timeout() == "1500ms");  // Go's duration text, as nats-server parses it
+  CHECK(c.dial_timeout() == "120s");
+  CHECK(err("agent.nats_version", "2.10.27") == "");
+  CHECK(err("agent.nats_version", "2.10") == "agent.nats_version must be a nats-server release like \"2.10.27\", not \"2.10\"");
+}
