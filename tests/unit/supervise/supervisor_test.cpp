@@ -70,6 +70,17 @@ struct World {
     now = end;
   }
   bool pending(TimerKind k) const { return timers.count(k) > 0; }
+  // The next `n` check timers' delays, each check answering "no leaf yet".
+  std::vector<Millis> check_delays_while_down(int n) {
+    std::vector<Millis> delays;
+    for (int i = 0; i < n; ++i) {
+      const Millis d = due_in(TimerKind::check);
+      delays.push_back(d);
+      advance(d);
+      feed(leaf_down());
+    }
+    return delays;
+  }
   Millis due_in(TimerKind k) const { return std::chrono::duration_cast<Millis>(timers.at(k) - now); }
 
   CheckResult good() const {
@@ -181,14 +192,7 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   w.feed(w.leaf_down());
   CHECK(w.due_in(TimerKind::check) == 5ms);
   // Then at doubling intervals, a few times, and back to the waiting interval.
-  std::vector<Millis> delays;
-  for (int i = 0; i < 10; ++i) {
-    const Millis d = w.due_in(TimerKind::check);
-    delays.push_back(d);
-    w.advance(d);
-    w.feed(w.leaf_down());
-  }
-  CHECK(delays == std::vector<Millis>{5ms, 10ms, 20ms, 40ms, 80ms, 160ms, 320ms, 500ms, 500ms, 500ms});
+  CHECK(w.check_delays_while_down(10) == std::vector<Millis>{5ms, 10ms, 20ms, 40ms, 80ms, 160ms, 320ms, 500ms, 500ms, 500ms});
 
   // A leaf that logs the hub's acceptance (the built-in template's) needs no check at the
   // connection's first line: during the TLS handshake nothing could be seen. Its first check is
@@ -203,15 +207,8 @@ TEST_CASE("supervisor: a log line about the leaf triggers a check at once, then 
   quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection created for account: $G")});
   CHECK(quiet.checks == 0);
   CHECK(quiet.due_in(TimerKind::check) == 50ms);
-  std::vector<Millis> fallback;
-  for (int i = 0; i < 8; ++i) {
-    const Millis d = quiet.due_in(TimerKind::check);
-    fallback.push_back(d);
-    quiet.advance(d);
-    quiet.feed(quiet.leaf_down());
-  }
   // Then, as before the connection, as far apart as the ready ones: the lines bring the checks.
-  CHECK(fallback == std::vector<Millis>{50ms, 100ms, 200ms, 400ms, 800ms, 1600ms, 3200ms, 5000ms});
+  CHECK(quiet.check_delays_while_down(8) == std::vector<Millis>{50ms, 100ms, 200ms, 400ms, 800ms, 1600ms, 3200ms, 5000ms});
   quiet.feed(LogLine{classify_nats_line("[1] 2026/01/01 00:00:00.000000 [INF] 127.0.0.1:7422 - lid:1 - Leafnode connection closed: Client Closed account: $G")});
   quiet.feed(quiet.leaf_down());
   CHECK(quiet.due_in(TimerKind::check) == 5000ms);
