@@ -59,7 +59,7 @@ void check_options(const config::Config& c, const Version& v, const std::string&
   for (const auto& g : gates()) {
     if (g.set(c) && v < g.since) {
       throw config_error(std::string(g.key) + " needs nats-server >= " + g.since.str() + ", but " + server + " is v" +
-                         v.str() + "; remove the option or run a newer nats-server (agent.nats_server)");
+                         v.str() + "; remove the option or run nats-server " + g.since.str() + " or later");
     }
   }
 }

@@ -197,7 +197,7 @@ TEST_CASE("render: for the nats-server release that runs it (2.9 to 2.15)") {
   CHECK(out.find("dial_timeout: \"1500ms\"") != std::string::npos);
   CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 14, 4}); }) ==
         "upstream.dial_timeout needs nats-server >= 2.14.5, but the nats-server it is rendered for is v2.14.4; remove the "
-        "option or run a newer nats-server (agent.nats_server)");
+        "option or run nats-server 2.14.5 or later");
   c.upstream.dial_timeout.clear();
   CHECK(error_of([&] { render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, Version{2, 10, 25}); })
             .rfind("upstream.first_info_timeout needs nats-server >= 2.10.26", 0) == 0);
