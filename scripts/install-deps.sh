@@ -26,23 +26,27 @@ if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
   sudo=(sudo)
 fi
+update_log=$(mktemp -t install-deps.XXXXXX)
 log=$(mktemp -t install-deps.XXXXXX)
-trap 'rm -f "$log"' EXIT
-# apt's errors (E:, dpkg's) and, when it printed none, the end of its output.
+trap 'rm -f "$update_log" "$log"' EXIT
+# apt's errors and warnings (E:, W:, dpkg's) in LOG and, when it printed none, the end of LOG.
 apt_errors() {
   local errors
-  errors=$(grep -E '^(E|W): |^dpkg: |[Ee]rror' "$log" | head -n "$1" || true)
-  if [ -n "$errors" ]; then echo "$errors" >&2; else tail -n "$1" "$log" >&2; fi
+  errors=$(grep -E '^(E|W): |^dpkg: |[Ee]rror' "$1" | head -n "$2" || true)
+  if [ -n "$errors" ]; then echo "$errors" >&2; else tail -n "$2" "$1" >&2; fi
 }
 echo "install-deps: installing ${missing[*]}" >&2
-# A source that fails to update need not stop the install: its errors are shown, and the install's.
-if ! "${sudo[@]}" apt-get update -qq >"$log" 2>&1; then
-  echo "install-deps: apt-get update failed; trying the install anyway:" >&2
-  apt_errors 10
-fi
+# A source that fails to update need not stop the install (apt-get update even exits 0 when it could
+# not fetch an index): its errors are shown when the install then fails.
+"${sudo[@]}" apt-get update -qq >"$update_log" 2>&1 || echo "install-deps: apt-get update failed (exit $?); trying the install anyway" >&2
 if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
   >"$log" 2>&1; then
-  apt_errors 20
+  if grep -qE '^(E|W): ' "$update_log"; then
+    echo "install-deps: apt-get update said:" >&2
+    apt_errors "$update_log" 10
+  fi
+  echo "install-deps: apt-get install said:" >&2
+  apt_errors "$log" 20
   echo "install-deps: apt-get install failed for: ${missing[*]}" >&2
   exit 1
 fi
