@@ -8,8 +8,12 @@
 #      `stop` stops the host before the leaf, every process runs as non-root;
 #   4. compose/docker-compose.dev.yml (run --dev): the same gate, a request through the local
 #      server, the same stop order.
-# Needs a Docker API: DOCKER_HOST, a running Docker, or (on the development machines, no Docker
-# daemon) ../shared/containers/engine.sh, which this script starts and stops when it is not up yet.
+# Needs a Docker API: DOCKER_HOST, or a Docker (or podman) answering on /var/run/docker.sock. Where
+# none answers, scripts/container-engine.sh installs podman, a `docker` command and docker-compose
+# from Debian's packages, serves podman's Docker API and is stopped at the end (as root: this
+# script runs itself through sudo for it). If containers cannot run on this machine at all, it
+# says what is missing in one line and fails.
+# DEBIAN=trixie builds the image on that release (--build-arg DEBIAN; default: the Dockerfile's).
 # Removes every container, network and volume it created, also on failure; keeps the images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,15 +21,51 @@ t0=$SECONDS
 say() { printf '== [%3ds] %s\n' $((SECONDS - t0)) "$*"; }
 fail() { echo "container-test: FAIL: $*" >&2; exit 1; }
 
-engine=../shared/containers/engine.sh
-engine_sock=${ENGINE_DIR:-/tmp/containers-engine}/podman.sock
+engine=scripts/container-engine.sh
+engine_sock=${LEAF_ENGINE_DIR:-/tmp/leaf-agent-engine}/podman.sock
+default_debian=$(sed -n 's/^ARG DEBIAN=//p' Dockerfile)
+debian=${DEBIAN:-$default_debian}
+build_args=()
+[ -z "${DEBIAN:-}" ] || build_args+=(--build-arg DEBIAN="$DEBIAN")
+# podman's `docker build` (podman-docker) makes OCI images unless told: OCI has no HEALTHCHECK.
+export BUILDAH_FORMAT=docker
+
+docker_api() {  # a Docker API answers without our engine
+  [ -n "${DOCKER_HOST:-}" ] && return 0
+  if command -v curl >/dev/null; then
+    curl -sf -m 5 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1
+  else  # a real docker client (podman-docker's `docker info` answers without any API)
+    command -v docker >/dev/null && ! docker --version 2>/dev/null | grep -qi podman && docker info >/dev/null 2>&1
+  fi
+}
 started_engine=0
-if [ -z "${DOCKER_HOST:-}" ] && ! docker info >/dev/null 2>&1; then
-  [ -x "$engine" ] || fail "no Docker API (DOCKER_HOST unset, docker info fails) and no $engine"
+if ! docker_api; then
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || fail "no Docker API answers, and podman (scripts/container-engine.sh) needs root or sudo"
+    say "no Docker API answers: running through sudo (podman needs root)"
+    exec sudo --preserve-env=DEBIAN,LEAF_ENGINE_DIR,LEAF_ENGINE_BASE "$0" "$@"
+  fi
+  "$engine" check || exit 1
   # Someone else's engine (same socket) is left running at the end; one we start is stopped.
-  curl -sf --unix-socket "$engine_sock" http://d/_ping >/dev/null 2>&1 || started_engine=1
-  say "starting the container engine ($engine up)"
-  eval "$("$engine" up)"
+  command -v curl >/dev/null && curl -sf --unix-socket "$engine_sock" http://d/_ping >/dev/null 2>&1 || started_engine=1
+  say "no Docker API answers: setting up podman's ($engine up $debian)"
+  trap '[ $started_engine -eq 0 ] || "$engine" down' EXIT   # until cleanup's trap below
+  env_line=$("$engine" up "$debian") || exit 1
+  eval "$env_line"
+fi
+command -v docker >/dev/null || fail "a Docker API answers but there is no docker command"
+if docker --version 2>/dev/null | grep -qi podman; then
+  # podman's `docker` (podman-docker) logs an error for each container with a healthcheck where no
+  # systemd times them (container-engine.sh's loop runs them): not worth showing.
+  docker() { { command docker "$@" 2>&1 1>&3 3>&- | { grep -v 'unable to get systemd connection' >&2 || true; }; } 3>&1; }
+fi
+if command -v docker-compose >/dev/null; then
+  compose=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+else
+  scripts/install-deps.sh docker-compose
+  compose=(docker-compose)
 fi
 
 version=$(sed -n 's/^project(leaf-agent VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
@@ -33,8 +73,8 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 image=leaf-agent:dev          # the tags compose/*.yml use
 demo=leaf-agent-demo:dev
 sidecar=leafct-sidecar-$$ dev=leafct-dev-$$ probe=leafct-probe-$$
-compose_sidecar=(docker-compose -p "$sidecar" -f compose/docker-compose.yml)
-compose_dev=(docker-compose -p "$dev" -f compose/docker-compose.dev.yml)
+compose_sidecar=("${compose[@]}" -p "$sidecar" -f compose/docker-compose.yml)
+compose_dev=("${compose[@]}" -p "$dev" -f compose/docker-compose.dev.yml)
 
 # The host first: podman refuses to remove a container whose network namespace another one uses,
 # and docker-compose 1.x removes them in parallel.
@@ -58,14 +98,23 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- 1. build --------------------------------------------------------------------------------
-say "building $image and $demo (version $version, revision $revision)"
-docker build -q -t "$image" --build-arg VERSION="$version" --build-arg REVISION="$revision" . >/dev/null
-docker build -q -t "$demo" --target demo --build-arg VERSION="$version" --build-arg REVISION="$revision" . >/dev/null
+say "building $image and $demo (Debian $debian, version $version, revision $revision)"
+build() {  # the build's output only when it fails
+  local log
+  log=$(mktemp -t container-build.XXXXXX)
+  if ! docker build "$@" "${build_args[@]}" --build-arg VERSION="$version" --build-arg REVISION="$revision" . >"$log" 2>&1; then
+    tail -n 40 "$log" >&2; rm -f "$log"
+    fail "docker build $* failed (the end of its output above)"
+  fi
+  rm -f "$log"
+}
+build -t "$image"
+build -t "$demo" --target demo
 
 # ---- 2. the image by itself ------------------------------------------------------------------
 say "image checks"
-out=$(docker run --rm "$image" --version)
-[ "$out" = "leaf-agent $version" ] || fail "--version printed '$out', want 'leaf-agent $version'"
+out=$(docker run --rm "$image" --version | head -n 1)   # its second line: the nats-server it found
+[ "$out" = "leaf-agent $version" ] || fail "--version printed '$out' first, want 'leaf-agent $version'"
 grep -q '^nats-server: v' <<<"$(docker run --rm --entrypoint nats-server "$image" --version)" || fail "nats-server --version"
 [ "$(docker run --rm --entrypoint id "$image" -u)" = 65532 ] || fail "the image does not run as uid 65532"
 [ "$(docker image inspect -f '{{.Config.User}}' "$image")" = 65532:65532 ] || fail "USER is not 65532:65532"
@@ -74,8 +123,9 @@ missing=$(docker run --rm --entrypoint sh "$image" -c 'ldd /usr/local/bin/leaf-a
 [ "$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.version"}}' "$image")" = "$version" ] ||
   fail "label org.opencontainers.image.version is not $version"
 size=$(docker image inspect -f '{{.Size}}' "$image")
-base=$(docker image inspect -f '{{.Size}}' debian:bookworm-slim)
-say "image size $((size / 1000000)) MB: debian:bookworm-slim here $((base / 1000000)) MB + $(((size - base) / 1000000)) MB of leaf-agent, nats-server and libraries"
+base_name=$(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.base.name"}}' "$image")
+base=$(docker image inspect -f '{{.Size}}' "$base_name")
+say "image size $((size / 1000000)) MB: ${base_name##*/} here $((base / 1000000)) MB + $(((size - base) / 1000000)) MB of leaf-agent, nats-server and libraries"
 
 # SIGTERM while the agent waits for an upstream that does not answer: it must stop at once.
 docker volume create "$probe-hub" >/dev/null
@@ -98,7 +148,8 @@ docker rm -f "$probe" >/dev/null
 
 # ---- 3. and 4. the compose stacks ------------------------------------------------------------
 container() { local svc=$1; shift; "$@" ps -q "$svc"; }
-finished_ns() { date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$1")" +%s%N; }
+# Docker says 2006-01-02T15:04:05.999999999Z, podman's `docker` 2006-01-02 15:04:05.999999999 +0000 UTC.
+finished_ns() { date -d "$(docker inspect -f '{{.State.FinishedAt}}' "$1" | sed -E 's/ ([+-][0-9]{4}) [A-Z]+$/ \1/')" +%s%N; }
 
 check_stack() {  # name, request-runner (command prefix that runs leaf-echo), compose command...
   local name=$1 requester=$2; shift 2
