@@ -282,8 +282,15 @@ void add_agent(CLI::App& app, std::string_view only) {
 }
 
 std::string version_text() {
+  // agent.nats_server as `run` would find it without flags: the environment, else the default
+  // config file, else nats-server on PATH.
   config::Config c;
-  if (const char* bin = std::getenv("LEAF_AGENT_AGENT_NATS_SERVER"); bin && *bin) c.agent.nats_server = bin;
+  try {
+    const std::string text = fs::exists(kDefaultConfig) ? fs::read_file(kDefaultConfig) : std::string();
+    c = config::load(text, kDefaultConfig, current_environment(), {}, true);
+  } catch (const std::exception&) {
+    if (const char* bin = std::getenv("LEAF_AGENT_AGENT_NATS_SERVER"); bin && *bin) c.agent.nats_server = bin;
+  }
   const auto v = bootstrap::server_version(c);
   return std::string("leaf-agent ") + LEAF_AGENT_VERSION + "\n" +
          (v ? "nats-server " + v->str() : std::string("nats-server: none found")) + " (agent.nats_server = " +

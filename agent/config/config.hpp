@@ -73,8 +73,9 @@ struct Agent {
   std::string mode = "leaf";  // leaf | dev
   std::string state_dir = "/run/leaf-agent";
   std::string nats_server = "nats-server";
-  // The nats-server release the config is written for, when that server is not agent.nats_server
-  // (`init` beside the official nats image of another release): "2.10.27". "" = ask agent.nats_server.
+  // The nats-server release `init` and `render` write the config for, when that server is not
+  // agent.nats_server (the official nats image of a pod): "2.10.27". "" = ask agent.nats_server.
+  // `run` writes for the binary it runs, always.
   std::string nats_version;
   std::string server_name;  // "" = server_name(): unique per agent on this machine
   std::string template_path;

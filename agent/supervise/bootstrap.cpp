@@ -304,20 +304,23 @@ Prepared run(Context& ctx, Prepared locked) {
   Prepared p = std::move(locked);
 
   // 2. What the config names, and the config nats-server will get. The server's release matters
-  //    to the config only for a user template ({{reconnect}}) and for options some releases lack;
-  //    `init` asks it anyway (it runs -t, and says which server the files are for). `run` with the
-  //    built-in template and no such option asks nothing (`nats-server --version` costs 8 to 12 ms):
-  //    the server names its release in its start-up banner (the supervisor reads it).
-  //    agent.nats_version names the release outright (`init` for the official image of another).
-  const auto named = nats_version::parse(c.agent.nats_version);
+  //    to the config only for a user template (reconnect_duration) and for options some releases
+  //    lack; `init` asks it anyway (it runs -t, and says which server the files are for). `run`
+  //    with the built-in template and no such option asks nothing (`nats-server --version` costs 8
+  //    to 12 ms): the server names its release in its start-up banner (the supervisor reads it).
+  //    `init` may be told the release outright (agent.nats_version: the official image of another
+  //    release runs the files); `run` writes for the binary it runs, whatever that says.
+  const auto named = ctx.thorough ? nats_version::parse(c.agent.nats_version) : std::nullopt;
   const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || nats_version::config_needs_version(c));
   std::future<std::optional<nats_version::Version>> asked;
-  if (needs_version && !named) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
+  if (needs_version) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
   check_files(ctx);
   p.local = local_boundary::mint(c, unix_now());  // fresh keys each start; none when local.auth = none
+  std::optional<nats_version::Version> binary;
   if (needs_version) {
-    p.server_version = named ? named : asked.get();
+    binary = asked.get();
     check_cancelled(ctx);
+    p.server_version = named ? named : binary;
     if (p.server_version) {
       nats_version::check_options(c, *p.server_version, named ? "agent.nats_version" : c.agent.nats_server + " (agent.nats_server)");
     } else if (nats_version::config_needs_version(c)) {
@@ -331,8 +334,15 @@ Prepared run(Context& ctx, Prepared locked) {
   // 3. `init` or a user template: nats-server -t judges the config as a candidate file, beside
   //    steps 4 and 5 (it costs tens of milliseconds). `run` with a built-in template skips it:
   //    what they render is ours, and the suite runs -t on every variant of them
-  //    (tests/integration/config/builtin_templates_test.cpp).
-  const bool server_check = ctx.thorough || !c.agent.template_path.empty();
+  //    (tests/integration/config/builtin_templates_test.cpp). A config written for another
+  //    release than agent.nats_server's is not its to judge (it would refuse a duration reconnect
+  //    or an option it lacks that the named release takes).
+  const bool other_release = named && binary != named;
+  if (other_release) {
+    log->info("the config is for nats-server {} (agent.nats_version); {} is {}: its -t is skipped", named->str(),
+              c.agent.nats_server, binary ? "v" + binary->str() : std::string("no nats-server it could ask"));
+  }
+  const bool server_check = (ctx.thorough || !c.agent.template_path.empty()) && !other_release;
   std::future<void> verdict;
   if (server_check) {
     fs::write_atomic(candidate_path(p), p.nats_conf, 0600, fs::Durability::atomic_only);

@@ -357,7 +357,6 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
       // the connection off /leafz (client.go, closeConnection; the teardown follows): until the
       // next connection's first line, what /leafz shows is the closed one's.
       end_connection("leaf connection closed; nats-server reconnects", out);
-      fast_checks_left_ = 0;
       return want_check(out);
     case NatsLineKind::server_ready:
       return want_check(out);  // connects the local client before the leaf is up
@@ -458,10 +457,12 @@ void Supervisor::end_connection(const std::string& why, Actions& out) {
   if (!leaf_closed_) lose_leaf(why, out);  // after the hub's rejection, that stays the reason given
   leaf_closed_ = true;
   fresh_after_seq_ = check_seq_;
+  fast_checks_left_ = 0;  // nothing to look for on a connection the hub rejected or that closed
 }
 
 void Supervisor::lose_leaf(const std::string& why, Actions& out) {
   forget_leaf();
+  fast_checks_left_ = 0;  // refused: the fast checks were looking for an acceptance that will not come
   leaf_lost_why_ = why;
   last_check_.failure = why;  // what /readyz says until the next check
   if (ready_) set_ready(false, why, out);  // at once, not at the next check's result

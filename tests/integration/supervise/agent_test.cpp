@@ -1,6 +1,8 @@
 // leaf-agent run/init/render/health/wait end to end: a real dev hub, a real leaf nats-server
 // launched by the agent, real nats.c clients on both sides.
 #include <doctest/doctest.h>
+
+#include <array>
 #include <signal.h>
 #include <unistd.h>
 
@@ -219,6 +221,46 @@ TEST_CASE("agent init, render, config: files written, no secrets printed") {
   CHECK(j["upstream"]["urls"][0] == hub.leaf_url());
   const Result flag = agent({"config", "-c", a.config_path(), "--log-level", "warn"}, {{"LEAF_AGENT_AGENT_LOG_LEVEL", "debug"}});
   CHECK(nlohmann::json::parse(flag.out)["agent"]["log_level"] == "warn");  // flag over env
+}
+
+TEST_CASE("agent init --nats-version: the files are for the named release, and a binary of another release does not judge them") {
+  // The init container beside the official nats image of another release than the agent's own
+  // nats-server: the files are for the image's, and the agent's -t would refuse a form it lacks.
+  Hub hub;
+  AgentSetup a(hub);
+  write_file(a.dir / "mine.tmpl",
+             "listen: \"{{listen}}\"\nhttp: \"{{monitor}}\"\nleafnodes {\n"
+             "{{#reconnect_duration}}  reconnect: \"{{reconnect_duration}}\"\n"
+             "{{/reconnect_duration}}{{^reconnect_duration}}  reconnect: {{reconnect_seconds}}\n{{/reconnect_duration}}"
+             "  remotes = [ { urls: [{{#urls}}\"{{url}}\"{{/urls}}], credentials: \"{{creds_file}}\", "
+             "tls { ca_file: \"{{ca_file}}\" } } ]\n}\n",
+             0644);
+  a.toml["agent"]["template"] = AgentSetup::quote(a.dir / "mine.tmpl");
+  a.write_config();
+  const auto v = nats_version_of(leaf_nats());
+  const bool duration = v >= std::array<int, 3>{2, 10, 0};
+  const std::string same = std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
+  const std::string other = duration ? "2.9.10" : "2.15.1";  // the other form of reconnect
+
+  const Result mine = agent({"init", "-c", a.config_path(), "--nats-version", same});
+  REQUIRE_MESSAGE(mine.code == 0, mine.err);
+  CHECK(mine.err.find("(for nats-server " + same + ")") != std::string::npos);
+  CHECK(mine.err.find("-t is skipped") == std::string::npos);  // the binary judges its own release's files
+  CHECK(read_file(a.state("nats.conf")).find(duration ? "reconnect: \"1s\"" : "reconnect: 1\n") != std::string::npos);
+
+  const Result theirs = agent({"init", "-c", a.config_path(), "--nats-version", other});
+  REQUIRE_MESSAGE(theirs.code == 0, theirs.err);  // its -t would have refused the other form
+  CHECK(theirs.err.find("the config is for nats-server " + other + " (agent.nats_version); " + leaf_nats() + " is v" + same +
+                        ": its -t is skipped") != std::string::npos);
+  CHECK(read_file(a.state("nats.conf")).find(duration ? "reconnect: 1\n" : "reconnect: \"1s\"") != std::string::npos);
+
+  // `run` writes for the binary it runs, whatever agent.nats_version says.
+  a.toml["agent"]["nats_version"] = AgentSetup::quote(other);
+  auto p = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 20s), p->err());
+  CHECK(a.status()["nats_server"]["version"] == same);
+  CHECK(read_file(a.state("nats.conf")).find(duration ? "reconnect: \"1s\"" : "reconnect: 1\n") != std::string::npos);
+  CHECK(p->stop() == 0);
 }
 
 TEST_CASE("agent health and wait: not ready without an agent, wait times out with code 7") {

@@ -410,6 +410,9 @@ TEST_CASE("supervisor: an acceptance line does not count without the hub's inter
   CHECK_FALSE(refused.sup.ready());
   refused.feed(LogLine{classify_nats_line(
       "[1] 2026/01/01 00:00:00.000000 [ERR] 127.0.0.1:7422 - lid:4 - Leafnode Error 'connection rejected since minimum version required is \"2.10.0\"'")});
+  // No fast checks on a connection the hub rejected: they looked for an acceptance that will not come.
+  refused.feed(listed_only);  // the check the rejection asked for
+  CHECK(refused.due_in(TimerKind::check) >= 500ms);
   for (int i = 0; i < 10; ++i) {  // listed for 5 s: no settle time makes it count
     refused.advance(500ms);
     refused.feed(refused.good());
