@@ -120,6 +120,10 @@ void server_check_config(const Context& ctx, const std::string& conf_path, const
   }
   std::string hint;
   if (out.find("unknown field") != std::string::npos) hint = "; the installed nats-server is too old for an option in this config";
+  if (out.find("reconnect should be converted to a duration") != std::string::npos) {
+    hint = "; nats-server 2.10+ take leafnodes.reconnect as a duration: in agent.template, write it with the "
+           "reconnect_duration section (README, \"Supported nats-server versions\")";
+  }
   throw config_error("nats-server rejected the rendered config " + shown_path + ": " + out + hint);
 }
 

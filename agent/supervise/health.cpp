@@ -208,7 +208,17 @@ Check leaf_verdict(const HttpResult& r, LeafInfo* info) {
   if (!j.is_object()) return {false, "/leafz: not JSON"};
   const auto& leafs = j.value("leafs", nlohmann::json::array());
   if (!leafs.is_array() || leafs.empty()) return {false, "no leaf connection to the upstream yet"};
-  const auto& l = leafs[0];
+  // With several remotes (a user template's), the first one the hub has accepted speaks; the
+  // built-in template has one.
+  const nlohmann::json* pick = &leafs[0];
+  for (const auto& l : leafs) {
+    if (l.is_object() && l.value("subscriptions", 0u) > 0) {
+      pick = &l;
+      break;
+    }
+  }
+  const auto& l = *pick;
+  if (!l.is_object()) return {false, "/leafz: not JSON"};
   const std::string up = l.value("ip", std::string("?")) + ":" + std::to_string(l.value("port", 0));
   const std::string rtt = l.value("rtt", std::string());
   const std::uint32_t subs = l.value("subscriptions", 0u);
