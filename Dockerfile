@@ -3,7 +3,11 @@
 #   docker run --rm leaf-agent:0.1.0 --version
 # Stages: build (compiles), runtime (the image; also the default, last stage), demo (runtime plus
 # leaf-echo, the stand-in host of compose/ and scripts/container-test.sh: --target demo).
-ARG DEBIAN=bookworm
+# DEBIAN: the release both stages are built on, and so the nats-server the image ships (Debian's
+# package): trixie (13, stable) has 2.10.27, the release wasmCloud 1.x's own compose files run and
+# the oldest users still deploy; --build-arg DEBIAN=bookworm gives 2.9.10. Both are in the release
+# matrix (scripts/test.sh); deploy/kubernetes/init-container.yaml pairs with the same release.
+ARG DEBIAN=trixie
 
 FROM debian:${DEBIAN} AS build
 WORKDIR /src
