@@ -137,10 +137,14 @@ up() {
       { tail -n 5 "$D/service.log" >&2; die "podman's API service did not answer on $sock (log: $D/service.log)"; }
   fi
   if ! { [ -f "$D/health.pid" ] && kill -0 "$(cat "$D/health.pid")" 2>/dev/null; }; then
-    nohup bash -c 'while :; do
+    # (each step a job waited for: `down`'s SIGTERM ends the loop at once and the loop ends its job)
+    nohup bash -c 'trap "kill \$(jobs -p) 2>/dev/null; exit 0" TERM
+      while :; do
         for c in $(podman ps -q --filter health=starting --filter health=healthy --filter health=unhealthy 2>/dev/null); do
-          podman healthcheck run "$c" >/dev/null 2>&1 || true
-        done; sleep 1; done' >/dev/null 2>&1 &
+          podman healthcheck run "$c" >/dev/null 2>&1 & wait $!
+        done
+        sleep 1 & wait $!
+      done' >/dev/null 2>&1 &
     echo $! >"$D/health.pid"
   fi
   # BUILDAH_FORMAT: images in Docker's format, whose config keeps HEALTHCHECK (OCI's has none), when
