@@ -43,7 +43,8 @@ if ! docker_api; then
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || fail "no Docker API answers, and podman (scripts/container-engine.sh) needs root or sudo"
     say "no Docker API answers: running through sudo (podman needs root)"
-    exec sudo --preserve-env=DEBIAN,LEAF_ENGINE_DIR,LEAF_ENGINE_BASE "$0" "$@"
+    keep=$(for v in DEBIAN LEAF_ENGINE_DIR LEAF_ENGINE_BASE; do [ -z "${!v:-}" ] || printf '%s,' "$v"; done)
+    exec sudo ${keep:+--preserve-env="${keep%,}"} "$0" "$@"
   fi
   "$engine" check || exit 1
   # Someone else's engine (same socket) is left running at the end; one we start is stopped.
