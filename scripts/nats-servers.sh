@@ -33,7 +33,8 @@ for s in "${suites[@]}"; do
 done
 apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o Dir::State::status=/dev/null
-  -o Debug::NoLocking=1 -o Acquire::Languages=none -o APT::Sandbox::User="$(id -un)" -qq)
+  -o Debug::NoLocking=1 -o Acquire::Languages=none -o APT::Sandbox::User="$(id -un)" -qq
+  -o Acquire::Check-Valid-Until=false)  # signatures are checked; a mirror's sid Release may outlive its Valid-Until
 
 # The lists are refreshed once an hour at most: each build need not ask the archive again.
 stamp=$apt_dir/lists/.updated
