@@ -115,19 +115,31 @@ up() {
   mkdir -p "$D"
   install >&2
   # No systemd: cgroups through the filesystem, events to a file. runc is the runtime these settings
-  # were checked with (bookworm's and trixie's podman). The open-files and process limits are this
-  # machine's own: podman 5's builds raise them to 1048576 and 4194304 otherwise, which fails
-  # without CAP_SYS_RESOURCE ("error setting rlimit type 7: operation not permitted").
+  # were checked with (bookworm's and trixie's podman). Container limits: bookworm's podman (4.3)
+  # keeps the machine's own when none are set, and fails when any is (it then sets the others to
+  # its defaults: "error setting rlimit type 6/7: operation not permitted" without
+  # CAP_SYS_RESOURCE); trixie's (5.x) raises nofile and nproc to 1048576 and 4194304 unless told
+  # the machine's own. So: none first, then the machine's own, whichever lets a container run.
   local ulimits=() hard
   hard=$(ulimit -Hn); [ "$hard" = unlimited ] || ulimits+=("\"nofile=$(ulimit -Sn):$hard\"")
   hard=$(ulimit -Hu); [ "$hard" = unlimited ] || ulimits+=("\"nproc=$(ulimit -Su):$hard\"")
-  printf '[containers]\ndefault_ulimits = [%s]\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
-    "$(IFS=,; echo "${ulimits[*]}")" >"$conf"
+  write_conf() {
+    printf '[containers]\ndefault_ulimits = [%s]\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' \
+      "$1" >"$conf"
+  }
+  write_conf ""
   base_images "${@:-bookworm}" >&2
   # One container on the default network, to find out now, in one line, if none can run here.
   local err
-  err=$(podman run --rm "docker.io/library/debian:${1:-bookworm}-slim" true 2>&1) ||
-    die "containers cannot run here: podman run failed: $(grep -v '^$' <<<"$err" | tail -n 1)"
+  if ! err=$(podman run --rm "docker.io/library/debian:${1:-bookworm}-slim" true 2>&1); then
+    if grep -q "rlimit" <<<"$err"; then
+      write_conf "$(IFS=,; echo "${ulimits[*]}")"
+      err=$(podman run --rm "docker.io/library/debian:${1:-bookworm}-slim" true 2>&1) ||
+        die "containers cannot run here: podman run failed: $(grep -v '^$' <<<"$err" | tail -n 1)"
+    else
+      die "containers cannot run here: podman run failed: $(grep -v '^$' <<<"$err" | tail -n 1)"
+    fi
+  fi
   if ! curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
     rm -f "$sock"
     nohup podman system service --time=0 "unix://$sock" >"$D/service.log" 2>&1 &
