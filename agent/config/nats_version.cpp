@@ -46,12 +46,12 @@ const std::vector<Gate>& gates() {
   return all;
 }
 
-bool config_needs_version(const config::Config& c) {
-  if (c.dev()) return false;
+const Gate* first_gated_option(const config::Config& c) {
+  if (c.dev()) return nullptr;
   for (const auto& g : gates()) {
-    if (g.set(c)) return true;
+    if (g.set(c)) return &g;
   }
-  return false;
+  return nullptr;
 }
 
 void check_options(const config::Config& c, const Version& v, const std::string& server) {

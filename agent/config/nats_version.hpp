@@ -39,8 +39,9 @@ struct Gate {
 };
 const std::vector<Gate>& gates();
 
-// Gated options this config sets: the agent must know the server's version before writing it.
-bool config_needs_version(const config::Config& c);
+// The first gated option this config sets (null: none, or dev mode): the agent must know the
+// server's version before writing the config.
+const Gate* first_gated_option(const config::Config& c);
 
 // Throws Error(Exit::config) naming the first option set in `c` that nats-server `v` lacks, and
 // the release it needs. `server`: how to name the binary in the message.

@@ -111,14 +111,10 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
                         const std::optional<nats_version::Version>& server) {
   if (server) {
     nats_version::check_options(c, *server, "the nats-server it is rendered for");
-  } else if (nats_version::config_needs_version(c)) {
-    for (const auto& g : nats_version::gates()) {
-      if (g.set(c)) {
-        throw config_error(std::string(g.key) + " needs nats-server >= " + g.since.str() +
-                           ", and the version of the nats-server that will run is unknown; run agent.nats_server "
-                           "where the agent can, or give `render --nats-version X`");
-      }
-    }
+  } else if (const auto* g = nats_version::first_gated_option(c)) {
+    throw config_error(std::string(g->key) + " needs nats-server >= " + g->since.str() +
+                       ", and the version of the nats-server that will run is unknown; run agent.nats_server "
+                       "where the agent can, or give `render --nats-version X`");
   }
   const Layout l = layout(c);
   Data d;

@@ -315,7 +315,7 @@ Prepared run(Context& ctx, Prepared locked) {
   //    `init` may be told the release outright (agent.nats_version: the official image of another
   //    release runs the files); `run` writes for the binary it runs, whatever that says.
   const auto named = ctx.thorough ? nats_version::parse(c.agent.nats_version) : std::nullopt;
-  const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || nats_version::config_needs_version(c));
+  const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || nats_version::first_gated_option(c));
   std::future<std::optional<nats_version::Version>> asked;
   if (needs_version) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
   check_files(ctx);
@@ -327,7 +327,7 @@ Prepared run(Context& ctx, Prepared locked) {
     p.server_version = named ? named : binary;
     if (p.server_version) {
       nats_version::check_options(c, *p.server_version, named ? "agent.nats_version" : c.agent.nats_server + " (agent.nats_server)");
-    } else if (nats_version::config_needs_version(c)) {
+    } else if (nats_version::first_gated_option(c)) {
       throw Error(Exit::server, c.agent.nats_server + " --version printed no nats-server version, and the config "
                                 "sets options only some releases have; is agent.nats_server a nats-server binary?");
     }

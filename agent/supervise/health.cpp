@@ -220,9 +220,8 @@ Check leaf_verdict(const HttpResult& r, LeafInfo* info) {
   const auto& l = *pick;
   if (!l.is_object()) return {false, "/leafz: not JSON"};
   const std::string up = l.value("ip", std::string("?")) + ":" + std::to_string(l.value("port", 0));
-  const std::string rtt = l.value("rtt", std::string());
   const std::uint32_t subs = l.value("subscriptions", 0u);
-  if (info) *info = {true, !rtt.empty() && rtt != "0s", subs > 0, subs, up};
+  if (info) *info = {true, subs > 0, subs, up};
   return {true, "connected to " + up + (subs > 0 ? " (accepted)" : " (awaiting the hub's interest)")};
 }
 }  // namespace

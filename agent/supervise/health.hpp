@@ -31,7 +31,6 @@ struct Report {
 
 struct LeafInfo {
   bool connected = false;     // /leafz lists the remote
-  bool rtt_measured = false;  // the hub has answered a PING (about 1 s in)
   // The hub has accepted the credentials: it sent its subscription interest across the leaf
   // (at least its loop-detection subject $LDS.<id>), which it does only after CONNECT passed
   // authentication. Checked on nats-server 2.9.10: while the hub refuses the credentials the

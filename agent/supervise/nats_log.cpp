@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "agent/config/nats_version.hpp"
 #include "agent/core/text.hpp"
 
 namespace leaf::supervise {
@@ -91,9 +92,9 @@ NatsLine classify_nats_line(std::string_view line) {
     if (starts_with(v, "Version:")) {
       v.remove_prefix(8);
       while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      if (!v.empty() && v.size() <= 32 && v.find(' ') == std::string_view::npos) {
+      if (const auto release = nats_version::parse(v)) {
         out.kind = NatsLineKind::server_version;
-        out.version = std::string(v);
+        out.version = release->str();
       }
     }
   }
