@@ -22,6 +22,7 @@
 #include "agent/io/logging.hpp"
 #include "agent/preflight/pki.hpp"
 #include "agent/preflight/preflight.hpp"
+#include "agent/preflight/upstream_probe.hpp"
 #include "agent/sources/sources.hpp"
 #include "agent/supervise/nats_log.hpp"
 #include "agent/supervise/prewarm.hpp"
@@ -141,35 +142,6 @@ std::optional<nats_version::Version> server_version(const config::Config& c, con
 }
 
 namespace {
-// Repeats probe_upstream rounds, a second apart, until one URL works or the deadline passes
-// (`init`: no nats-server will try the upstream after it, so this is the only check).
-void preflight_upstream(Context& ctx) {
-  const auto& c = ctx.config;
-  auto log = logging::agent();
-  for (int round = 0;; ++round) {
-    // Ends a little before the deadline, so that the round's failure is what a timeout reports.
-    const auto timeout = std::clamp(remaining(ctx) - 250ms, 100ms, 5000ms);
-    const auto failure = probe_upstream(c, timeout, ctx.cancelled);
-    check_cancelled(ctx);
-    if (!failure) return;
-    ctx.progress(static_cast<int>(Exit::upstream), *failure);
-    if (round == 0) log->warn("preflight: {}; retrying until agent.ready_timeout ({})", *failure, c.agent.ready_timeout);
-    if (SteadyClock::now() + 1s >= ctx.deadline) throw Error(Exit::upstream, *failure);
-    for (int i = 0; i < 20; ++i) {
-      check_cancelled(ctx);
-      std::this_thread::sleep_for(50ms);
-    }
-  }
-}
-
-std::string sha256_hex(std::string_view text) {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  char hex[2 * sizeof h + 1];
-  sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-  return hex;
-}
-
 std::string candidate_path(const Prepared& p) { return p.layout.dir + "/nats.conf.candidate"; }
 
 // The state_dir is judged (ours, private, no symlink) and locked before anything in it is touched.
@@ -185,65 +157,25 @@ void lock_state_dir(Prepared& p) {
   prewarm::Server::remove_fifo(p.layout.nats_conf);  // an agent killed while nats-server waited for its config
 }
 
-// Only once everything passed: the credentials, then the checked config under its real name.
-// `candidate`: nats.conf is the candidate nats-server -t accepted (renamed), else written here.
-void write_files(const Context& ctx, Prepared& p, const SecretString& creds_text, bool candidate) {
+// Only once everything passed: the credentials, the local boundary's files, then the checked
+// config under its real name. `candidate`: nats.conf is the candidate nats-server -t accepted
+// (renamed), else written here. All or nothing: what was written is removed if a write fails.
+void write_files(const Context& ctx, Prepared& p, const std::optional<store::Candidate>& creds, bool candidate) {
   const auto& c = ctx.config;
-  if (!c.dev()) {
-    // Atomic, not fsynced: every file in the state_dir is written again at each start.
-    fs::write_atomic(p.layout.creds, creds_text, 0600, fs::Durability::atomic_only);
-    p.creds_sha256 = sha256_hex(creds_text);
-  }
-  local_boundary::write_files(c, p.local);  // local.creds + health.creds (0600)
-  if (!candidate) {
-    fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600, fs::Durability::atomic_only);
-  } else if (::rename(candidate_path(p).c_str(), p.layout.nats_conf.c_str()) != 0) {
-    throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
+  try {
+    if (creds) p.creds.commit(*creds);
+    local_boundary::write_files(c, p.local);  // local.creds + health.creds (0600)
+    if (!candidate) {
+      fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600, fs::Durability::atomic_only);
+    } else if (::rename(candidate_path(p).c_str(), p.layout.nats_conf.c_str()) != 0) {
+      throw config_error("cannot write " + p.layout.nats_conf + ": " + std::strerror(errno));
+    }
+  } catch (...) {
+    p.remove_written(c);
+    throw;
   }
 }
 }  // namespace
-
-std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::milliseconds timeout,
-                                          const std::function<bool()>& cancelled) {
-  const preflight::Tls tls{c.upstream.ca_file, c.upstream.cert_file, c.upstream.key_file, "", c.upstream.handshake_first};
-  struct Shared {
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t done = 0, ok = 0;
-    std::vector<std::string> failures;
-    std::string hub_version;  // from the first INFO that came with a working URL
-  };
-  auto shared = std::make_shared<Shared>();
-  for (const auto& url : c.upstream.urls) {
-    // Detached: a probe ends by its own timeout; nobody waits for a slow one.
-    std::thread([shared, url, tls, timeout] {
-      const preflight::Probe r = preflight::probe(url, tls, timeout);
-      std::lock_guard<std::mutex> g(shared->mu);
-      ++shared->done;
-      if (r.ok) {
-        ++shared->ok;
-        if (shared->hub_version.empty()) shared->hub_version = r.server_version;
-      } else {
-        shared->failures.push_back(r.error);
-      }
-      shared->cv.notify_all();
-    }).detach();
-  }
-  std::unique_lock<std::mutex> g(shared->mu);
-  const size_t n = c.upstream.urls.size();
-  while (shared->ok == 0 && shared->done < n) {
-    shared->cv.wait_for(g, 50ms);
-    if (cancelled && cancelled()) return std::nullopt;
-  }
-  auto log = logging::agent();
-  if (shared->ok > 0) {
-    for (const auto& f : shared->failures) log->warn("preflight: {} (another upstream URL works)", f);
-    log->info("preflight: upstream reachable with TLS verified ({} URL(s) configured{})", n,
-              shared->hub_version.empty() ? std::string() : "; the hub runs nats-server " + shared->hub_version);
-    return std::nullopt;
-  }
-  return "upstream unreachable: " + shared->failures.front();
-}
 
 std::string rendered_config(const config::Config& c, const local_boundary::Chain* local,
                             const std::optional<nats_version::Version>& server) {
@@ -256,45 +188,22 @@ std::string rendered_config(const config::Config& c, const local_boundary::Chain
   return render::nats_config(c, tmpl, name, machine_name(), local, server);
 }
 
-void verify_written_creds(const Prepared& p) {
-  if (p.creds_sha256.empty()) return;
+void Prepared::rewrite_nats_conf() const {
+  fs::write_atomic(layout.nats_conf, nats_conf, 0600, fs::Durability::atomic_only);
+}
+
+void Prepared::remove_written(const config::Config& c) const {
+  creds.remove();
+  if (local.enabled()) local_boundary::remove_files(c);
+  // A regular nats.conf only: a prewarm's FIFO at that path is its owner's to remove.
   struct stat st {};
-  const bool regular = ::lstat(p.layout.creds.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid();
-  const SecretString now = regular ? fs::read_secret_file(p.layout.creds) : SecretString();
-  if (!regular || sha256_hex(now) != p.creds_sha256) {
-    throw creds_error(p.layout.creds + " was changed or replaced by someone else; refusing to start nats-server on it "
-                      "(give the agent a state_dir no other user or process writes to)");
-  }
-}
-
-Refreshed refresh_credentials(const config::Config& c, const config::Environment& env, const Prepared& p,
-                              const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline) {
-  Refreshed r;
-  r.checked_at = unix_now();
-  sources::Fetched f = sources::fetch(c, env, r.checked_at, cancelled, deadline);
-  r.origin = f.origin;
-  r.creds = sources::check_for_leaf(f, c, r.checked_at);
-  if (p.creds && r.creds.account != p.creds->account) {
-    throw creds_error("credentials are for account " + r.creds.account + ", but the credentials in use are for account " +
-                      p.creds->account + " (user " + r.creds.subject + ")");
-  }
-  if (p.creds && r.creds.token.text == p.creds->token.text) return r;  // unchanged: nothing to write
-  const creds::Creds parsed = creds::parse(f.creds);
-  const SecretString text = creds::format(parsed.jwt, std::string_view(parsed.seed.data(), parsed.seed.size()));
-  if (cancelled && cancelled()) throw Error(Exit::ok, "stopped");
-  fs::write_atomic(p.layout.creds, text, 0600, fs::Durability::atomic_only);
-  r.written = true;
-  r.sha256 = sha256_hex(text);
-  return r;
-}
-
-void rewrite_nats_conf(const Prepared& p) {
-  fs::write_atomic(p.layout.nats_conf, p.nats_conf, 0600, fs::Durability::atomic_only);
+  if (::lstat(layout.nats_conf.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(layout.nats_conf.c_str());
 }
 
 Prepared lock(const config::Config& c) {
   Prepared p;
   p.layout = render::layout(c);
+  p.creds = store::CredentialStore(p.layout.creds);
   lock_state_dir(p);
   return p;
 }
@@ -347,45 +256,48 @@ Prepared run(Context& ctx, Prepared locked) {
               c.agent.nats_server, binary ? "v" + binary->str() : std::string("no nats-server it could ask"));
   }
   const bool server_check = (ctx.thorough || !c.agent.template_path.empty()) && !other_release;
+  // The candidate goes once nats-server -t is done with it (the verdict waited for first, even
+  // when a later step throws: it is declared after the clean-up, so destroyed before it).
+  struct Discard {  // a candidate that is not renamed into place is removed
+    const Prepared& p;
+    ~Discard() { ::unlink(candidate_path(p).c_str()); }
+  } discard{p};
   std::future<void> verdict;
   if (server_check) {
     fs::write_atomic(candidate_path(p), p.nats_conf, 0600, fs::Durability::atomic_only);
     verdict = std::async(std::launch::async, [&ctx, &p] { server_check_config(ctx, candidate_path(p), p.layout.nats_conf); });
   }
-  struct Discard {  // a candidate that is not renamed into place is removed
-    const Prepared& p;
-    ~Discard() { ::unlink(candidate_path(p).c_str()); }
-  } discard{p};
 
-  // 4. Credentials: fetched, validated, and normalised (never the bytes as fetched).
-  SecretString creds_text;
+  // 4. Credentials: fetched, validated, and normalised (never the bytes as fetched); the same
+  //    path as every refresh (store/credential_store.hpp).
+  std::optional<store::Candidate> creds;
   if (!c.dev()) {
     const auto now = unix_now();
-    sources::Fetched f = sources::fetch(c, ctx.env, now, ctx.cancelled, ctx.deadline);
+    creds = store::take(c, ctx.env, now, ctx.cancelled, ctx.deadline);
     for (const auto& name : sources::secret_env_names(c)) {
       if (auto it = ctx.env.find(name); it != ctx.env.end()) wipe(it->second);
     }
-    p.creds = sources::check_for_leaf(f, c, now);
-    p.creds_origin = f.origin;
-    {
-      const creds::Creds parsed = creds::parse(f.creds);
-      creds_text = creds::format(parsed.jwt, std::string_view(parsed.seed.data(), parsed.seed.size()));
-    }
-    const auto exp = p.creds->token.expires();
-    log->info("credentials from {}: user {} account {} ({})", f.origin, p.creds->subject, p.creds->account,
+    const auto exp = creds->creds.token.expires();
+    log->info("credentials from {}: user {} account {} ({})", creds->origin, creds->creds.subject, creds->creds.account,
               exp ? "expires in " + format_duration(Seconds(*exp - now)) : std::string("no expiry"));
     check_cancelled(ctx);
 
     // 5. `init` only: the upstream answers, with TLS we trust, before the credentials are
     //    written. `run` starts nats-server at once and probes the upstream only to explain a
     //    leaf that does not come up (the supervisor's RunDiagnosis).
-    if (ctx.thorough) preflight_upstream(ctx);
+    if (ctx.thorough) {
+      const auto failure = preflight::await_upstream(c, ctx.deadline, ctx.cancelled, [&ctx](const std::string& f) {
+        ctx.progress(static_cast<int>(Exit::upstream), f);
+      });
+      check_cancelled(ctx);
+      if (failure) throw Error(Exit::upstream, *failure);
+    }
   }
 
   // 6. The server's verdict on the config, then the files under their real names.
   if (verdict.valid()) verdict.get();
   check_cancelled(ctx);
-  write_files(ctx, p, creds_text, server_check);
+  write_files(ctx, p, creds, server_check);
   return p;
 }
 

@@ -1,11 +1,14 @@
-// The bootstrap, in its one order, for both `run` and `init`:
-//   check the files the config names and render the config (nothing read can block: FIFOs and
-//   devices are refused) -> fetch and validate the credentials -> preflight the upstream (every
-//   URL at once; the first that answers wins) -> lock state_dir -> write upstream.creds
-//   (normalised: formatted from the parsed JWT and seed) and nats.conf (checked by
-//   `nats-server -t` as a temporary file, renamed only when it passes).
-// Blocking, but bounded: every step obeys `deadline` and gives up when `cancelled()` turns true.
-// Runs on the Worker thread in `run`. Throws leaf::Error with the step's exit code.
+// The bootstrap, in its one order, for both `run` and `init` (one credential, top to bottom):
+//   1. lock state_dir (ours, private, no symlink; what a killed run left is cleared)
+//   2. check the files the config names; render the config for the nats-server release
+//      (nothing read can block: FIFOs and devices are refused)
+//   3. `init` or a user template: `nats-server -t` judges it as a candidate file (beside 4 and 5)
+//   4. the credentials: store::take (fetch -> check for a leaf -> normalise)
+//   5. `init` only: preflight the upstream (every URL at once; the first that answers wins)
+//   6. write: upstream.creds (store commit), the local boundary's files, nats.conf last
+// A step that fails leaves nothing written (what was written is removed). Blocking, but bounded:
+// every step obeys `deadline` and gives up when `cancelled()` turns true. Runs on a worker thread
+// in `run`. Throws leaf::Error with the step's exit code.
 #pragma once
 
 #include <chrono>
@@ -20,6 +23,7 @@
 #include "agent/config/render.hpp"
 #include "agent/core/creds.hpp"
 #include "agent/io/lock.hpp"
+#include "agent/store/credential_store.hpp"
 
 namespace leaf::bootstrap {
 
@@ -39,13 +43,17 @@ struct Context {
 
 struct Prepared {
   render::Layout layout;
-  std::optional<creds::Checked> creds;   // none in dev mode
-  std::string creds_origin;
+  store::CredentialStore creds;           // upstream.creds; nothing committed in dev mode
   std::string nats_conf;                  // the text nats-server -t accepted (rewritten before restarts)
-  std::string creds_sha256;               // of upstream.creds as written (hex); empty in dev mode
   local_boundary::Chain local;            // local.auth = jwt: the chain minted at this start
   std::optional<nats_version::Version> server_version;  // when the bootstrap asked (see run())
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
+
+  // Writes the checked config again before nats-server is (re)started, so a config planted in
+  // state_dir since is never what runs.
+  void rewrite_nats_conf() const;
+  // Removes what the start wrote: a start that failed leaves nothing behind.
+  void remove_written(const config::Config& c) const;
 };
 
 // Step 1 alone: the state_dir judged (ours, private, no symlink), locked, and cleared of what a
@@ -65,34 +73,5 @@ std::string rendered_config(const config::Config& c, const local_boundary::Chain
 // `agent.nats_server --version`, parsed; nullopt when it cannot be run or prints no version.
 // Bounded (10 s) and cancellable. Costs the exec of a Go program: 8 to 12 ms.
 std::optional<nats_version::Version> server_version(const config::Config& c, const std::function<bool()>& cancelled = {});
-
-// One round of preflight: every upstream URL probed at once (DNS, TCP, TLS verified against the
-// CA and name, the server's INFO); returns at the first success without waiting for the others
-// (a hub that accepts TCP and never speaks holds only its own probe). nullopt when one URL works,
-// else "upstream unreachable: <the first failure>".
-std::optional<std::string> probe_upstream(const config::Config& c, std::chrono::milliseconds timeout,
-                                          const std::function<bool()>& cancelled = {});
-
-// A credential refresh (on the Worker thread): fetch from the configured source, the same checks
-// as at start (sources::check_for_leaf) plus "the same account as the credentials in use", then
-// write them, normalised, atomically over the creds file nats-server reads at its next leaf
-// connect. Throws Error with a one-line reason; nothing is written then.
-struct Refreshed {
-  creds::Checked creds;
-  std::string origin;
-  std::int64_t checked_at = 0;  // unix seconds
-  bool written = false;         // false: the source still has the credentials in use
-  std::string sha256;           // of the file as written (see verify_written_creds)
-};
-Refreshed refresh_credentials(const config::Config& c, const config::Environment& env, const Prepared& p,
-                              const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline);
-
-// Writes the checked config again before nats-server is (re)started, so a config planted in
-// state_dir since is never what runs.
-void rewrite_nats_conf(const Prepared& p);
-
-// Before nats-server is (re)started: upstream.creds must still be what the agent wrote (a regular
-// file, same SHA-256); anything else is Error(Exit::credentials). The text itself is not kept.
-void verify_written_creds(const Prepared& p);
 
 }  // namespace leaf::bootstrap

@@ -106,4 +106,30 @@ void Server::close_fifo() {
   fifo_fd_ = -1;
 }
 
+HandOver::HandOver(EventLoop& loop, std::unique_ptr<Server> server) : loop_(loop), server_(std::move(server)) {
+  using namespace std::chrono_literals;
+  if (server_->events_fd() >= 0) {
+    loop_.watch(server_->events_fd(), [this] {
+      if (server_ && (server_->take_events() || server_->drained())) end();
+    });
+    poll(250ms, -1);
+  } else {
+    poll(1ms, 5000);  // no inotify (e.g. the uid's instances used up)
+  }
+}
+
+void HandOver::poll(std::chrono::milliseconds every, int polls_left) {
+  timer_ = 0;
+  if (!server_) return;
+  if (server_->drained() || polls_left == 0) return end();
+  timer_ = loop_.after(every, [this, every, left = polls_left > 0 ? polls_left - 1 : polls_left] { poll(every, left); });
+}
+
+void HandOver::end() {
+  if (!server_) return;
+  if (timer_) loop_.cancel(timer_), timer_ = 0;
+  if (server_->events_fd() >= 0) loop_.unwatch(server_->events_fd());
+  server_.reset();  // closes the FIFO: EOF ends nats-server's read
+}
+
 }  // namespace leaf::prewarm

@@ -20,11 +20,14 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "agent/supervise/event_loop.hpp"
 
 namespace leaf::prewarm {
 
@@ -71,6 +74,27 @@ class Server {
   int events_fd_ = -1;
   std::string conf_path_;
   std::string aside_;  // the last start's nats.conf, moved aside; "" when there was none
+};
+
+// The hand-over after the config went into the FIFO: the agent's end is closed once nats-server
+// has drained it (inotify says when), or has logged (it read the file: the owner calls end()),
+// with a poll as the safety net should no inotify event come (every 250 ms; without inotify
+// every 1 ms, for at most 5 s).
+class HandOver {
+ public:
+  HandOver(EventLoop& loop, std::unique_ptr<Server> server);
+  ~HandOver() { end(); }
+  HandOver(const HandOver&) = delete;
+  HandOver& operator=(const HandOver&) = delete;
+  void end();
+  bool done() const { return !server_; }
+
+ private:
+  void poll(std::chrono::milliseconds every, int polls_left);
+
+  EventLoop& loop_;
+  std::unique_ptr<Server> server_;
+  EventLoop::TimerId timer_ = 0;
 };
 
 }  // namespace leaf::prewarm

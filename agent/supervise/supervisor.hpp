@@ -1,8 +1,12 @@
-// The agent's decisions, and nothing else: a pure state machine. Each event (a child exited, a
+// The agent's decisions, and nothing else: pure state machines. Each event (a child exited, a
 // classified nats-server log line, a readiness check's result, a timer, a signal, the bootstrap
 // finishing) goes in with the time it happened; a list of actions comes out (spawn, signal,
 // schedule, set ready, exit). The runner carries the actions out; tests drive it with a fake
 // clock and assert every rule without a process or a socket.
+//
+// Three machines, composed here: the lifecycle (this class: start, host gate, restart with
+// backoff, ordered stop, exit code), readiness (readiness.hpp: lines and checks -> ready or not,
+// and why), and the refresh schedule (refresh_schedule.hpp: adopt, request, result, alarm).
 #pragma once
 
 #include <chrono>
@@ -12,196 +16,17 @@
 #include <variant>
 #include <vector>
 
-#include "agent/supervise/nats_log.hpp"
+#include "agent/supervise/events.hpp"
+#include "agent/supervise/readiness.hpp"
+#include "agent/supervise/refresh_schedule.hpp"
 
 namespace leaf::supervise {
 
-using Clock = std::chrono::steady_clock;
-using TimePoint = Clock::time_point;
-using Millis = std::chrono::milliseconds;
-
-// The supervised children, in stop order: the host stops first, then the leaf it talks through.
-enum class ChildId { host = 0, nats = 1 };
-constexpr int kChildren = 2;
-const char* child_name(ChildId id);
-
-enum class TimerKind {
-  ready_deadline,  // agent.ready_timeout since start
-  check,           // next readiness check
-  restart_nats,    // restart backoff elapsed
-  stop_host,       // the host's stop timeout: SIGKILL
-  stop_nats,       // nats-server's stop timeout: SIGKILL
-  stable,          // ready long enough: the restart backoff starts over
-  leaf_down,       // the leaf has been disconnected for agent.leaf_down_restart
-  refresh,         // time to fetch fresh credentials (or retry a failed fetch)
-  expiry_alarm,    // the credentials in use reach credentials.min_lifetime
-  diagnose,        // not ready yet: check the upstream (again) to say why
-};
-
-struct Policy {
-  Millis ready_timeout{60000};
-  Millis stop_timeout{10000};            // per child
-  Millis restart_backoff_max{30000};     // restarts wait 0, 1 s, 2 s, 4 s ... up to this
-  Millis stable_after{60000};            // ready this long without a crash: backoff starts over
-  Millis check_interval_ready{5000};     // while ready
-  Millis check_interval_waiting{500};    // while not ready, with no hint that anything changed
-  Millis fast_check{5};                  // after a leaf connection's first line: 5, 10, 20 ... ms apart
-  int fast_checks = 7;                   // ...for about 640 ms (fast_check_delay)
-  Millis interest_check{1};              // after the acceptance line, until the hub's interest shows:
-  int interest_checks = 10;              // 1, 2, 4 ... ms apart, for about a second (it is 0 to 2 ms behind)
-  Millis connect_check{50};              // built-in template, after a connection's first line: 50, 100 ...
-  int connect_checks = 7;                // ms apart (about 6 s), in case no acceptance line comes
-  Millis diagnose_retry{1000};           // a failed upstream diagnosis is repeated this often until ready
-  bool acceptance_line = false;          // the leaf logs a line at the hub's reply (the built-in template's
-                                         // does): checks wait for it rather than poll (a hint, not the verdict)
-  Millis leaf_down_restart{0};           // 0: off; else restart nats-server after the leaf is down this long
-  bool dev = false;                      // no upstream: the leaf check is always ok
-  bool has_host = false;                 // run -- CMD
-  bool init_only = false;                // `init`: exit 0 once the bootstrap has written the files
-  bool refreshable = false;              // the source can give new credentials (file, http, signer; not env)
-  double refresh_fraction = 2.0 / 3.0;   // credentials.refresh_at
-  Millis min_lifetime{300000};           // credentials.min_lifetime: below this, alarm
-  Millis change_settle{200};             // a changed creds file is read this long after the last change
-};
-
-// The lifetime of the credentials in use, as read from the JWT, and when that was (wall clock).
-struct CredsLife {
-  std::int64_t iat = 0, exp = 0;   // unix seconds; exp 0: no expiry
-  std::int64_t checked_at = 0;     // unix seconds when they were fetched and checked
-  std::string subject;             // U...: for the log line
-  std::string origin;              // where they came from, for the log line
-};
-
-// ---- events ----
-struct Started {};  // the bootstrap runs (fetch, validate, preflight, write) off the loop thread
-struct BootstrapDone {
-  bool ok = true;
-  int code = 0;             // the Exit code when !ok
-  std::string error;        // one line when !ok
-  std::string identity;     // "user U... of account A...", for refusal messages
-  std::optional<CredsLife> creds;  // none in dev mode
-  double jitter_draw = 0;   // uniform in [-1, 1]: spreads the first refresh of many agents
-  std::string nats_version; // the nats-server release, when the bootstrap asked it ("" if not)
-};
-struct BootstrapProgress {  // the bootstrap's latest failure (a preflight round failed...): what a timeout reports
-  int code = 0;
-  std::string error;
-};
-struct ChildStarted {
-  ChildId child;
-};
-struct ChildExited {
-  ChildId child;
-  int code = 0;           // exit code, 128+N for a signal, 127/126 when it could not be executed
-  std::string error;      // set when it could not be started at all
-};
-struct LogLine {
-  NatsLine line;
-};
-struct CheckResult {
-  long seq = 0;                // the RunCheck's
-  bool server_ok = false, healthz_ok = false, leaf_listed = false, client_ok = false;
-  bool leaf_accepted = false;  // /leafz shows the hub's interest (its subscriptions): it accepted the leaf
-  std::string upstream;        // "ip:port" of the hub end when listed
-  std::string failure;         // the first failing check, one line
-};
-struct TimerFired {
-  TimerKind kind;
-};
-struct SignalReceived {
-  int sig = 0;
-};
-struct CredentialsRefreshed {  // a RunRefresh finished
-  bool ok = false;
-  std::string error;        // one line when !ok: the credentials in use were kept
-  CredsLife creds;          // when ok: written to the creds file, in use from the next leaf connect
-  double jitter_draw = 0;   // uniform in [-1, 1]
-};
-struct CredentialsSourceChanged {};
-// A RunDiagnosis finished: the upstream probed directly (DNS, TCP, TLS verified, NATS INFO).
-struct UpstreamDiagnosed {
-  bool ok = false;
-  std::string error;  // one line when !ok, e.g. "upstream unreachable: TLS: certificate name mismatch ..."
-};  // the creds file's directory changed (inotify): look soon
-struct Fatal {  // an exception escaped a handler: stop children in order, exit 70
-  std::string error;
-};
-using Event = std::variant<Started, BootstrapDone, BootstrapProgress, ChildStarted, ChildExited, LogLine, CheckResult,
-                           TimerFired, SignalReceived, CredentialsRefreshed, CredentialsSourceChanged, UpstreamDiagnosed, Fatal>;
-
-// ---- actions ----
-struct RunBootstrap {};
-struct CancelBootstrap {};
-struct Spawn {
-  ChildId child;
-};
-struct SendSignal {
-  ChildId child;
-  int sig = 0;
-};
-struct Schedule {
-  TimerKind kind;
-  Millis delay{0};  // replaces a pending timer of the same kind
-};
-struct CancelTimer {
-  TimerKind kind;
-};
-struct RunCheck {
-  long seq = 0;  // numbered as they begin; the result carries it back
-};
-struct RunRefresh {};
-// Probe the upstream URLs directly, beside nats-server's own attempt, to name why the leaf is not
-// up yet (answer UpstreamDiagnosed). Only while nats-server has not been ready yet.
-struct RunDiagnosis {};  // fetch, check (as at start), write atomically; answer CredentialsRefreshed
-struct SetReady {
-  bool ready = false;
-  std::string why;  // for the log: what became true or false
-};
-struct Log {
-  enum Level { info, warn, error } level = info;
-  std::string message;
-};
-struct Exit {
-  int code = 0;
-  std::string error;  // printed as the agent's last line when set
-};
-using Action = std::variant<RunBootstrap, CancelBootstrap, Spawn, SendSignal, Schedule, CancelTimer, RunCheck, SetReady,
-                            Log, Exit, RunRefresh, RunDiagnosis>;
-using Actions = std::vector<Action>;
-
-enum class Phase { bootstrapping, starting, ready, degraded, stopping, exited };
-const char* phase_name(Phase p);
-
-// The restart backoff: 0 for the first restart (P5: back fast after one crash), then 1 s doubling
-// up to `max`. `restarts_since_stable` counts restarts since the last stable period.
-Millis restart_delay(int restarts_since_stable, Millis max);
-
-// When to refresh credentials issued at `iat` that expire at `exp` (unix seconds), counted from
-// `now`: at `fraction` of the lifetime, moved by up to 10 % of the lifetime either way by
-// `jitter_draw` (in [-1, 1], clamped). Never negative: 0 when that point has passed.
-Millis refresh_delay(std::int64_t now, std::int64_t iat, std::int64_t exp, double fraction, double jitter_draw);
-
-// The wait before retry `failures` (1, 2, ...) of a failed refresh: 1 s doubling, at most 60 s.
-Millis retry_delay(int failures);
-
-// The wait before fast check `done` (0, 1, ...) after a leaf connection's first line: `first`
-// doubling (5, 10, 20 ... ms).
-Millis fast_check_delay(Millis first, int done);
-
-// What /status and /metrics show of the refresh.
-struct RefreshState {
-  std::optional<CredsLife> current;        // the credentials in use
-  std::optional<TimePoint> next_at;        // the pending refresh
-  std::optional<TimePoint> last_at;        // the last refresh's completion
-  std::string last_result;                 // "" (none yet), "ok", "unchanged" or "error"
-  std::string last_error;
-  int ok_count = 0, error_count = 0, failures_in_row = 0, unchanged_in_row = 0;
-  bool in_flight = false, wanted = false;
-  bool expiring = false;                   // within credentials.min_lifetime of expiry, not renewed
-};
 class Supervisor {
  public:
-  explicit Supervisor(Policy p) : p_(std::move(p)) {}
+  explicit Supervisor(Policy p) : p_(std::move(p)), readiness_(p_), refresh_(p_) {}
+  Supervisor(const Supervisor&) = delete;  // its machines hold a reference to p_
+  Supervisor& operator=(const Supervisor&) = delete;
 
   Actions on(const Event& e, TimePoint now);
 
@@ -211,14 +36,16 @@ class Supervisor {
   bool ever_ready() const { return ever_ready_; }
   bool running(ChildId c) const { return running_[static_cast<int>(c)]; }
   int nats_restarts() const { return restarts_; }
-  const std::string& upstream_in_use() const { return upstream_; }
-  const std::string& auth_error() const { return auth_error_; }
-  const CheckResult& last_check() const { return last_check_; }
+  const std::string& upstream_in_use() const { return readiness_.upstream_in_use(); }
+  const std::string& auth_error() const { return readiness_.auth_error(); }
+  const CheckResult& last_check() const { return readiness_.last_check(); }
   std::optional<Millis> ready_after() const { return ready_after_; }
   int exit_code() const { return exit_code_; }
-  const RefreshState& refresh() const { return refresh_; }
+  const RefreshState& refresh() const { return refresh_.state(); }
   // The running nats-server's release ("2.10.27"): from its banner, else from --version; "" unknown.
-  const std::string& nats_version() const { return nats_version_; }
+  const std::string& nats_version() const {
+    return readiness_.nats_version().empty() ? nats_version_ : readiness_.nats_version();
+  }
 
  private:
   void on_started(Actions& out);
@@ -229,20 +56,11 @@ class Supervisor {
   void on_check(const CheckResult& r, Actions& out);
   void on_timer(TimerKind k, Actions& out);
   void on_signal(int sig, Actions& out);
-  void on_refreshed(const CredentialsRefreshed& r, Actions& out);
   void want_diagnosis(Actions& out);  // before the first ready only; one at a time
   void on_diagnosed(const UpstreamDiagnosed& d, Actions& out);
-  void request_refresh(Actions& out);                // now, or after the one in flight
-  void on_source_changed(Actions& out);
-  void schedule_refresh(Millis delay, Actions& out);
-  // The credentials in use: schedules their refresh (returned) and the expiry alarm.
-  std::optional<Millis> adopt(const CredsLife& c, double jitter, Actions& out);
-  void want_check(Actions& out);     // run a check now, or right after the one in flight
-  void next_check(Actions& out);
-  void begin_fast_checks(Millis first, int count);  // checks at first, 2x first, 4x ... (next_check)
-  void forget_leaf();                 // no acceptance of a leaf connection yet
-  void lose_leaf(const std::string& why, Actions& out);  // ...because it is gone or refused: not ready
-  void end_connection(const std::string& why, Actions& out);  // closed or rejected: /leafz is stale until the next
+  // A judgement of the readiness machine: ready or not, a failure, a diagnosis; then `after`
+  // (the checks it scheduled), in that order.
+  void apply(const Judgement& j, Actions& after, Actions& out);
   void set_ready(bool ready, const std::string& why, Actions& out);
   void fail(int code, const std::string& error, Actions& out);
   void stop(Actions& out);           // begin (or continue) the ordered stop
@@ -250,35 +68,24 @@ class Supervisor {
   bool& term_sent(ChildId c) { return term_sent_[static_cast<int>(c)]; }
 
   Policy p_;
+  Readiness readiness_;
+  RefreshSchedule refresh_;
   TimePoint now_{}, started_at_{};
   Phase phase_ = Phase::bootstrapping;
   bool bootstrapped_ = false, ready_ = false, ever_ready_ = false, host_started_ = false;
   bool running_[kChildren] = {false, false};
   bool term_sent_[kChildren] = {false, false};
-  bool check_in_flight_ = false, check_wanted_ = false, restart_requested_ = false;
-  bool accepted_line_ = false;      // the leaf logged the hub's acceptance of the current connection
-  bool leaf_closed_ = false;        // since the leaf's closed line, until a new connection's first
-  std::string leaf_lost_why_;       // what closed it (or the hub's rejection)
+  bool restart_requested_ = false;
   bool diagnosis_in_flight_ = false;
-  int fast_checks_left_ = 0, fast_total_ = 0;
-  Millis fast_first_{5};
   int restarts_ = 0, restarts_since_stable_ = 0;
   int exit_code_ = 0;
   bool exit_code_set_ = false;
   std::string exit_error_;
-  // Checks are numbered as they begin (one in flight at a time): a result speaks for the moment
-  // its check began. fresh_after_seq_: the last number before this nats-server's start, its leaf
-  // connection's first line, or that connection's close or rejection.
-  long check_seq_ = 0, last_check_seq_ = 0, fresh_after_seq_ = 0;
   std::optional<TimePoint> leaf_down_since_;
   std::optional<Millis> ready_after_;
-  std::string upstream_, auth_error_, last_nats_line_, config_error_;
   BootstrapProgress progress_;   // the bootstrap's latest failure (fed by the runner)
   BootstrapProgress diagnosis_;  // the latest failed upstream diagnosis, until ready
-  std::string identity_;
-  std::string nats_version_;
-  CheckResult last_check_;
-  RefreshState refresh_;
+  std::string nats_version_;     // what the bootstrap's --version said
 };
 
 }  // namespace leaf::supervise

@@ -1,5 +1,6 @@
 // Blocking work off the loop thread: file reads, the credentials fetch, preflight, `nats-server
-// -t`, readiness checks. One thread runs jobs in order; each job returns a completion that runs
+// -t`, readiness checks. One thread per Worker runs its jobs in order (the runner has one per kind
+// of job, so that none waits behind another); each job returns a completion that runs
 // back on the loop thread (woken through an eventfd), so the loop never blocks and a signal is
 // always handled at once. Jobs bound their own time and poll `cancelled()`.
 #pragma once
@@ -35,10 +36,13 @@ class Worker {
   // Waits up to `grace` for the queue to drain; true when idle. After false, the process must
   // leave with std::_Exit (the thread cannot be joined).
   bool wait_idle(std::chrono::milliseconds grace);
+  // Runs the completions of finished jobs on the caller's thread: the loop does when woken; the
+  // owner once more after the loop stopped, so that what a late job did (files it wrote) is known
+  // before the clean-up.
+  void deliver();
 
  private:
   void run();
-  void deliver();
 
   EventLoop& loop_;
   int event_fd_ = -1;

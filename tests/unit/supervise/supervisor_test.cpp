@@ -20,6 +20,8 @@ struct World {
   std::map<TimerKind, TimePoint> timers;
   std::vector<ChildId> spawned;
   std::vector<std::pair<ChildId, int>> signals;
+  std::vector<std::pair<ChildId, int>> leftover_signals;  // to what an exited child left in its group
+  std::vector<bool> spawned_again;                          // Spawn::again, in spawn order
   long last_check_seq = 0;
   bool check_outstanding = false;
   int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0, diagnoses = 0;
@@ -42,8 +44,8 @@ struct World {
   void apply(const Action& a) {
     if (auto* s = std::get_if<Schedule>(&a)) timers[s->kind] = now + s->delay;
     if (auto* c = std::get_if<CancelTimer>(&a)) timers.erase(c->kind);
-    if (auto* s = std::get_if<Spawn>(&a)) spawned.push_back(s->child);
-    if (auto* s = std::get_if<SendSignal>(&a)) signals.emplace_back(s->child, s->sig);
+    if (auto* s = std::get_if<Spawn>(&a)) spawned.push_back(s->child), spawned_again.push_back(s->again);
+    if (auto* s = std::get_if<SendSignal>(&a)) (s->leftovers ? leftover_signals : signals).emplace_back(s->child, s->sig);
     if (auto* c = std::get_if<RunCheck>(&a)) ++checks, last_check_seq = c->seq, check_outstanding = true;
     if (std::get_if<RunRefresh>(&a)) ++refreshes;
     if (std::get_if<RunDiagnosis>(&a)) ++diagnoses;
@@ -659,6 +661,8 @@ TEST_CASE("supervisor: the host exiting on its own ends the agent with its code,
   w.feed(ChildStarted{ChildId::host});
   w.feed(ChildExited{ChildId::host, 3, ""});
   CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGTERM}});
+  // What the host left in its process group is the supervisor's to stop too, not the runner's.
+  CHECK(w.leftover_signals == std::vector<std::pair<ChildId, int>>{{ChildId::host, SIGTERM}});
   w.feed(ChildExited{ChildId::nats, 0, ""});
   REQUIRE(w.exit);
   CHECK(w.exit->code == 3);
@@ -1039,6 +1043,36 @@ TEST_CASE("refresh: a changed creds directory is read once the changes settle, d
   CHECK(w.refreshes == 1);
   w.feed(CredentialsRefreshed{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0});
   CHECK(w.refreshes == 2);
+}
+
+// Issue #20, defect 6: a Secret updated while the bootstrap read the file was dropped (the change
+// came before the credentials were adopted), and the old credentials ran until their refresh point.
+TEST_CASE("refresh: a change of the creds file during the bootstrap is looked at once the bootstrap is done") {
+  World w(rotating());
+  w.feed(Started{});
+  w.feed(CredentialsSourceChanged{});  // while bootstrapping
+  CHECK(w.refreshes == 0);
+  BootstrapDone b{true, 0, "", "user U1 of account A", {}, 0, {}};
+  b.creds = life(kT0, kT0 + 3600, kT0);
+  w.feed(b);
+  CHECK(w.due_in(TimerKind::refresh) == 200ms);  // change_settle, not 40 minutes
+  w.advance(200ms);
+  CHECK(w.refreshes == 1);
+  // Without a change, the refresh waits for its point.
+  World quiet(rotating());
+  quiet.feed(Started{});
+  quiet.feed(b);
+  CHECK(quiet.due_in(TimerKind::refresh) > 30min);
+}
+
+TEST_CASE("supervisor: a restart asks for the checked config and credentials to be verified first") {
+  World w;
+  w.to_ready();
+  w.crash_nats();
+  w.advance(0ms);
+  REQUIRE(w.spawned_again.size() == 2);
+  CHECK_FALSE(w.spawned_again[0]);  // the first start: the bootstrap wrote both a moment ago
+  CHECK(w.spawned_again[1]);
 }
 
 TEST_CASE("refresh: after a rotation, the hub expiring the previous JWT is expected, not a refusal") {

@@ -1,0 +1,66 @@
+#include "agent/store/credential_store.hpp"
+
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/core/error.hpp"
+#include "agent/io/fs.hpp"
+#include "agent/sources/sources.hpp"
+
+namespace leaf::store {
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  char hex[2 * sizeof h + 1];
+  sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+  return hex;
+}
+
+Candidate take(const config::Config& c, const config::Environment& env, std::int64_t now,
+               const std::function<bool()>& cancelled, std::chrono::steady_clock::time_point deadline,
+               const creds::Checked* in_use) {
+  Candidate out;
+  out.checked_at = now;
+  sources::Fetched f = sources::fetch(c, env, now, cancelled, deadline);
+  out.origin = f.origin;
+  out.creds = sources::check_for_leaf(f, c, now);
+  if (in_use && out.creds.account != in_use->account) {
+    throw creds_error("credentials are for account " + out.creds.account + ", but the credentials in use are for account " +
+                      in_use->account + " (user " + out.creds.subject + ")");
+  }
+  const creds::Creds parsed = creds::parse(f.creds);
+  out.text = creds::format(parsed.jwt, std::string_view(parsed.seed.data(), parsed.seed.size()));
+  out.sha256 = sha256_hex(std::string_view(out.text.data(), out.text.size()));
+  return out;
+}
+
+bool same_credentials(const Candidate& next, const creds::Checked& in_use) {
+  return next.creds.token.text == in_use.token.text;
+}
+
+void CredentialStore::commit(const Candidate& c) {
+  // Atomic, not fsynced: every file in the state_dir is written again at each start.
+  fs::write_atomic(path_, std::string_view(c.text.data(), c.text.size()), 0600, fs::Durability::atomic_only);
+  sha256_ = c.sha256;
+  in_use_ = c.creds;
+  origin_ = c.origin;
+}
+
+void CredentialStore::verify() const {
+  if (sha256_.empty()) return;
+  struct stat st {};
+  const bool regular = ::lstat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid();
+  const SecretString now = regular ? fs::read_secret_file(path_) : SecretString();
+  if (!regular || sha256_hex(std::string_view(now.data(), now.size())) != sha256_) {
+    throw creds_error(path_ + " was changed or replaced by someone else; refusing to start nats-server on it "
+                      "(give the agent a state_dir no other user or process writes to)");
+  }
+}
+
+void CredentialStore::remove() const {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+}  // namespace leaf::store

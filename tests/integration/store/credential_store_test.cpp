@@ -1,0 +1,95 @@
+// The credential store with real files and credentials minted for a real dev hub's account: the
+// start and every refresh take the same path (take -> commit -> verify).
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include "agent/config/config.hpp"
+#include "agent/core/creds.hpp"
+#include "agent/core/duration.hpp"
+#include "agent/core/error.hpp"
+#include "agent/sources/signer.hpp"
+#include "agent/store/credential_store.hpp"
+#include "support/harness.hpp"
+
+using namespace harness;
+
+namespace {
+std::string mint(const Hub& hub, const std::string& account_key_file, std::string* subject = nullptr) {
+  const auto account = leaf::signer::load_account_key(hub.file(account_key_file));
+  leaf::signer::UserRequest req;
+  req.name = "store-test";
+  req.ttl_seconds = 3600;
+  req.leaf_only = true;
+  auto m = leaf::signer::mint_user(account, req, leaf::unix_now());
+  if (subject) *subject = m.subject;
+  return std::string(m.creds.begin(), m.creds.end());
+}
+
+leaf::config::Config file_source(const Hub& hub, const std::string& file) {
+  const std::string toml = "[upstream]\nurls = [\"" + hub.leaf_url() + "\"]\naccount = \"" + hub.lattice_account() +
+                           "\"\n[credentials]\nsource = \"file\"\nfile = \"" + file + "\"\n";
+  return leaf::config::load(toml, "agent.toml", {}, {});
+}
+
+leaf::store::Candidate take(const leaf::config::Config& c, const leaf::store::CredentialStore* in_use = nullptr) {
+  const auto* current = in_use && in_use->in_use() ? &*in_use->in_use() : nullptr;
+  return leaf::store::take(c, {}, leaf::unix_now(), [] { return false; }, std::chrono::steady_clock::now() + 10s, current);
+}
+}  // namespace
+
+// Issue #20, defect 1: the refresh wrote upstream.creds on the worker and the loop updated the
+// hash only when the completion ran; a nats-server restart in between found "the file replaced by
+// someone else" and the agent exited 6. Now the worker only takes; the loop commits.
+TEST_CASE("store: a refresh taken but not yet committed leaves the file and its hash as they were") {
+  Hub hub;
+  TempDir d;
+  const std::string source = d / "leaf.creds";
+  std::string first, second;
+  write_file(source, mint(hub, "hub/lattice.nk", &first));
+  const auto c = file_source(hub, source);
+  leaf::store::CredentialStore store(d / "upstream.creds");
+  store.commit(take(c));
+  CHECK(store.in_use()->subject == first);
+  CHECK(file_mode(store.path()) == 0600);
+  const std::string written = read_file(store.path());
+
+  write_file(source, mint(hub, "hub/lattice.nk", &second));
+  const auto next = take(c, &store);  // the worker's part of a refresh
+  CHECK(next.creds.subject == second);
+  CHECK(read_file(store.path()) == written);  // nothing written yet
+  CHECK_NOTHROW(store.verify());              // a restart now starts on the credentials in use
+
+  store.commit(next);                          // the loop's part
+  CHECK(store.in_use()->subject == second);
+  CHECK(leaf::creds::parse(read_file(store.path())).jwt == leaf::creds::parse(read_file(source)).jwt);
+  CHECK_NOTHROW(store.verify());
+}
+
+TEST_CASE("store: the same account only; a file changed behind the store's back is refused before a restart") {
+  Hub hub;
+  TempDir d;
+  const std::string source = d / "leaf.creds";
+  write_file(source, mint(hub, "hub/lattice.nk"));
+  const auto c = file_source(hub, source);
+  leaf::store::CredentialStore store(d / "upstream.creds");
+  store.commit(take(c));
+  // A refresh with another account's user is refused in one line; nothing changes.
+  write_file(source, mint(hub, "hub/sys.nk"));
+  try {
+    take(c, &store);
+    FAIL("another account's credentials were taken");
+  } catch (const leaf::Error& e) {
+    CHECK(std::string(e.what()).find("credentials are for account") == 0);
+  }
+  // Someone else writes the file: verify refuses, naming the fix.
+  write_file(store.path(), read_file(source));
+  try {
+    store.verify();
+    FAIL("a replaced file verified");
+  } catch (const leaf::Error& e) {
+    CHECK(std::string(e.what()).find("was changed or replaced by someone else") != std::string::npos);
+  }
+  store.remove();
+  struct stat st {};
+  CHECK(::stat(store.path().c_str(), &st) != 0);
+}

@@ -1,0 +1,117 @@
+// The runner with the real binary, a real dev hub and real files: what it owns (workers, the
+// files of a start, the credentials watch) under the conditions that used to break it.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/core/duration.hpp"
+#include "agent/preflight/pki.hpp"
+#include "agent/sources/signer.hpp"
+#include "agent_support.hpp"
+#include "support/https_server.hpp"
+
+using namespace harness;
+
+namespace {
+std::string mint(const Hub& hub, std::int64_t ttl, std::string* subject = nullptr) {
+  const auto account = leaf::signer::load_account_key(hub.file("hub/lattice.nk"));
+  leaf::signer::UserRequest req;
+  req.name = "runner-test";
+  req.ttl_seconds = ttl;
+  req.leaf_only = true;
+  auto m = leaf::signer::mint_user(account, req, leaf::unix_now());
+  if (subject) *subject = m.subject;
+  return std::string(m.creds.begin(), m.creds.end());
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+}  // namespace
+
+// Issue #20, defect 2: one worker ran the bootstrap, every refresh and every readiness check, so a
+// refresh from a slow endpoint (up to 4 x 10 s) held every check behind it: a nats-server that
+// stopped answering stayed "ready" meanwhile.
+TEST_CASE("runner: readiness checks go on while a refresh waits for a slow credentials endpoint") {
+  Hub hub;
+  TempDir pki_dir;
+  const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
+  const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
+  write_file(pki_dir / "ca.pem", ca.cert_pem);
+  write_file(pki_dir / "cert.pem", cert.cert_pem);
+  write_file(pki_dir / "key.pem", cert.key_pem);
+  HttpsServer server(pki_dir / "cert.pem", pki_dir / "key.pem");
+  server.respond(200, nlohmann::json{{"creds", mint(hub, 3600)}}.dump());
+  AgentSetup a(hub);
+  a.toml["credentials"] = {{"source", "\"http\""},
+                           {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server.port()) + "/creds")},
+                           {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
+  auto p = a.start({}, {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}});
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  server.delay(60s);  // every fetch now hangs until its own timeout
+  p->signal(SIGHUP);
+  REQUIRE(wait_until([&] { return a.status()["credentials"]["refresh_in_flight"] == true; }, 5s));
+  const pid_t nats = a.status()["nats_server"]["pid"].get<pid_t>();
+  REQUIRE(::kill(nats, SIGSTOP) == 0);  // answers nothing now
+  // The next check (5 s apart while ready, each bounded by 1 s) finds it, refresh or not.
+  const bool dropped = wait_until([&] { return !a.ready(); }, 9s);
+  ::kill(nats, SIGCONT);
+  CHECK_MESSAGE(dropped, p->err());
+  CHECK(a.status()["credentials"]["refresh_in_flight"] == true);  // still waiting for the endpoint
+  CHECK_MESSAGE(wait_until([&] { return a.ready(); }, 15s), p->err());
+  CHECK(p->stop() == 0);
+}
+
+// Issue #20, defect 3: upstream.creds and the local boundary's files were written before
+// nats.conf; when that last write failed, they stayed.
+TEST_CASE("runner: a start whose last write fails leaves none of its files behind") {
+  Hub hub;
+  AgentSetup a(hub);
+  a.toml["local"]["auth"] = "\"jwt\"";
+  a.write_config();
+  REQUIRE(::mkdir((a.dir / "state").c_str(), 0700) == 0);
+  // nats.conf cannot be written: a non-empty folder holds its name.
+  REQUIRE(::mkdir(a.state("nats.conf").c_str(), 0700) == 0);
+  write_file(a.state("nats.conf/keep"), "x");
+  const auto r = agent({"init", "-c", a.config_path()});
+  CHECK(r.code == 3);
+  CHECK_MESSAGE(r.err.find("cannot write " + a.state("nats.conf")) != std::string::npos, r.err);
+  CHECK_FALSE(exists(a.state("upstream.creds")));
+  CHECK_FALSE(exists(a.state("local.creds")));
+  CHECK_FALSE(exists(a.state("health.creds")));
+  CHECK(exists(a.state("nats.conf/keep")));  // not ours to remove
+}
+
+// Issue #20, defect 6: a creds file in a sub-folder of a Secret volume was watched through the
+// sub-folder's symlink, i.e. in the old `..data` target: the swap went unseen until the schedule.
+TEST_CASE("runner: a creds file in a sub-folder of a Secret volume is picked up at the ..data swap") {
+  Hub hub;
+  AgentSetup a(hub);
+  // The kubelet's layout for a projected key path `sub/leaf.creds`:
+  // sub -> ..data/sub, ..data -> ..v1, ..v1/sub/leaf.creds.
+  const std::string secret = a.dir / "secret";
+  for (const char* dir : {"", "/..v1", "/..v1/sub", "/..v2", "/..v2/sub"}) REQUIRE(::mkdir((secret + dir).c_str(), 0700) == 0);
+  write_file(secret + "/..v1/sub/leaf.creds", mint(hub, 60));
+  REQUIRE(::symlink("..v1", (secret + "/..data").c_str()) == 0);
+  REQUIRE(::symlink("..data/sub", (secret + "/sub").c_str()) == 0);
+  a.toml["credentials"] = {{"source", "\"file\""}, {"file", AgentSetup::quote(secret + "/sub/leaf.creds")}, {"min_lifetime", "\"2s\""}};
+  auto p = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  std::string next_subject;
+  write_file(secret + "/..v2/sub/leaf.creds", mint(hub, 3600, &next_subject));
+  REQUIRE(::symlink("..v2", (secret + "/..data_tmp").c_str()) == 0);
+  REQUIRE(::rename((secret + "/..data_tmp").c_str(), (secret + "/..data").c_str()) == 0);
+  // Seen by the watch, well before the schedule (two thirds of 60 s) would look.
+  CHECK_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == next_subject; }, 8s), p->err());
+  // And a second swap, through the folders the first one replaced.
+  std::string third_subject;
+  REQUIRE(::mkdir((secret + "/..v3").c_str(), 0700) == 0);
+  REQUIRE(::mkdir((secret + "/..v3/sub").c_str(), 0700) == 0);
+  write_file(secret + "/..v3/sub/leaf.creds", mint(hub, 3600, &third_subject));
+  REQUIRE(::symlink("..v3", (secret + "/..data_tmp").c_str()) == 0);
+  REQUIRE(::rename((secret + "/..data_tmp").c_str(), (secret + "/..data").c_str()) == 0);
+  CHECK_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == third_subject; }, 8s), p->err());
+  CHECK(p->stop() == 0);
+}
