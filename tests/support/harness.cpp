@@ -1,6 +1,8 @@
 #include "support/harness.hpp"
 
+#include "agent/core/duration.hpp"
 #include "agent/preflight/pki.hpp"
+#include "agent/sources/signer.hpp"
 #include "container/nats_creds.hpp"
 
 #include <arpa/inet.h>
@@ -329,6 +331,17 @@ std::unique_ptr<NatsConn> nats_connect(const std::string& url, const std::string
     c->conn = nullptr;
   }
   return c;
+}
+
+std::string mint_user_creds(const Hub& hub, const std::string& account_key_file, std::int64_t ttl, std::string* subject) {
+  const auto account = leaf::signer::load_account_key(hub.file(account_key_file));
+  leaf::signer::UserRequest req;
+  req.name = "test-user";
+  req.ttl_seconds = ttl;
+  req.leaf_only = true;
+  auto m = leaf::signer::mint_user(account, req, leaf::unix_now());
+  if (subject) *subject = m.subject;
+  return std::string(m.creds.begin(), m.creds.end());
 }
 
 }  // namespace harness

@@ -140,6 +140,12 @@ class Hub {
   std::unique_ptr<Process> server_;
 };
 
+// A LEAFNODE-only user of the account whose signing key is `account_key_file` (a file of the
+// hub's dir, e.g. "hub/lattice.nk"), living `ttl` seconds from now, as .creds text; its subject
+// (U...) in `subject`. Minted with the agent's own signer.
+std::string mint_user_creds(const Hub& hub, const std::string& account_key_file, std::int64_t ttl,
+                            std::string* subject = nullptr);
+
 // nats.c connection, closed when the object dies.
 struct NatsConn {
   natsConnection* conn = nullptr;

@@ -1,5 +1,7 @@
 #include "support/https_server.hpp"
 
+#include "agent/preflight/pki.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -268,6 +270,15 @@ void HttpsServer::serve(int fd) {
   if (!stopping() && write_all(ssl, response)) SSL_shutdown(ssl);
   ERR_clear_error();
   SSL_free(ssl);
+}
+
+CredsEndpoint::CredsEndpoint() {
+  const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
+  const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
+  write_file(pki / "ca.pem", ca.cert_pem);
+  write_file(pki / "cert.pem", cert.cert_pem);
+  write_file(pki / "key.pem", cert.key_pem);
+  server = std::make_unique<HttpsServer>(pki / "cert.pem", pki / "key.pem");
 }
 
 }  // namespace harness

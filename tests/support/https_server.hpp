@@ -5,9 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "support/harness.hpp"
 
 struct ssl_ctx_st;  // SSL_CTX
 
@@ -60,6 +63,16 @@ class HttpsServer {
   int connections_ = 0;
 
   std::thread thread_;
+};
+
+// An HttpsServer for https://127.0.0.1 with a certificate from a CA of its own (ca_file()): a
+// credentials endpoint for the http source.
+struct CredsEndpoint {
+  CredsEndpoint();
+  TempDir pki;
+  std::unique_ptr<HttpsServer> server;
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(server->port()) + "/creds"; }
+  std::string ca_file() const { return pki / "ca.pem"; }
 };
 
 }  // namespace harness

@@ -14,16 +14,6 @@
 using namespace harness;
 
 namespace {
-std::string mint(const Hub& hub, const std::string& account_key_file, std::string* subject = nullptr) {
-  const auto account = leaf::signer::load_account_key(hub.file(account_key_file));
-  leaf::signer::UserRequest req;
-  req.name = "store-test";
-  req.ttl_seconds = 3600;
-  req.leaf_only = true;
-  auto m = leaf::signer::mint_user(account, req, leaf::unix_now());
-  if (subject) *subject = m.subject;
-  return std::string(m.creds.begin(), m.creds.end());
-}
 
 leaf::config::Config file_source(const Hub& hub, const std::string& file) {
   const std::string toml = "[upstream]\nurls = [\"" + hub.leaf_url() + "\"]\naccount = \"" + hub.lattice_account() +
@@ -45,7 +35,7 @@ TEST_CASE("store: a refresh taken but not yet committed leaves the file and its 
   TempDir d;
   const std::string source = d / "leaf.creds";
   std::string first, second;
-  write_file(source, mint(hub, "hub/lattice.nk", &first));
+  write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600, &first));
   const auto c = file_source(hub, source);
   leaf::store::CredentialStore store(d / "upstream.creds");
   store.commit(take(c));
@@ -53,7 +43,7 @@ TEST_CASE("store: a refresh taken but not yet committed leaves the file and its 
   CHECK(file_mode(store.path()) == 0600);
   const std::string written = read_file(store.path());
 
-  write_file(source, mint(hub, "hub/lattice.nk", &second));
+  write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600, &second));
   const auto next = take(c, &store);  // the worker's part of a refresh
   CHECK(next.creds.subject == second);
   CHECK(read_file(store.path()) == written);  // nothing written yet
@@ -69,12 +59,12 @@ TEST_CASE("store: the same account only; a file changed behind the store's back 
   Hub hub;
   TempDir d;
   const std::string source = d / "leaf.creds";
-  write_file(source, mint(hub, "hub/lattice.nk"));
+  write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600));
   const auto c = file_source(hub, source);
   leaf::store::CredentialStore store(d / "upstream.creds");
   store.commit(take(c));
   // A refresh with another account's user is refused in one line; nothing changes.
-  write_file(source, mint(hub, "hub/sys.nk"));
+  write_file(source, mint_user_creds(hub, "hub/sys.nk", 3600));
   try {
     take(c, &store);
     FAIL("another account's credentials were taken");

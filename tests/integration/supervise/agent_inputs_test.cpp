@@ -311,25 +311,16 @@ namespace {
 // An agent whose credentials come from a local HTTPS endpoint (which can be made slow).
 struct HttpCredsSetup {
   Hub hub;
-  TempDir pki_dir;
-  std::unique_ptr<HttpsServer> server;
+  CredsEndpoint endpoint;
+  HttpsServer* server = endpoint.server.get();
   std::unique_ptr<AgentSetup> a;
-  const std::map<std::string, std::string> no_proxy = {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}};
+  const std::map<std::string, std::string> no_proxy = AgentSetup::no_proxy();
   HttpCredsSetup() {
-    const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
-    const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
-    write_file(pki_dir / "ca.pem", ca.cert_pem);
-    write_file(pki_dir / "cert.pem", cert.cert_pem);
-    write_file(pki_dir / "key.pem", cert.key_pem);
-    server = std::make_unique<HttpsServer>(pki_dir / "cert.pem", pki_dir / "key.pem");
     server->respond(200, read_file(hub.file("hub/leaf.creds")), "text/plain");
     a = std::make_unique<AgentSetup>(hub);
-    a->toml["credentials"] = {{"source", "\"http\""},
-                              {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server->port()) + "/creds")},
-                              {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
+    a->use_http_source(endpoint);
   }
-};
-}  // namespace
+};}  // namespace
 
 TEST_CASE("prewarm: nats-server exec'd during the bootstrap gets its config whether it opens the path before or after the hand-over") {
   HttpCredsSetup h;

@@ -8,6 +8,7 @@
 
 #include "agent/core/creds.hpp"
 #include "support/harness.hpp"
+#include "support/https_server.hpp"
 
 namespace harness {
 
@@ -63,6 +64,12 @@ struct AgentSetup {
     toml["upstream"].erase("account");
     toml["credentials"]["file"] = quote(other / "hub/leaf.creds");
   }
+
+  // Credentials from the http source at `e` (start() with no_proxy() as its environment).
+  void use_http_source(const CredsEndpoint& e) {
+    toml["credentials"] = {{"source", "\"http\""}, {"url", quote(e.url())}, {"http_ca_file", quote(e.ca_file())}};
+  }
+  static std::map<std::string, std::string> no_proxy() { return {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}}; }
 
   std::string config_path() const { return dir / "agent.toml"; }
   std::string state(const std::string& name) const { return dir / ("state/" + name); }

@@ -38,16 +38,6 @@ void on_msg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
 }
 
 // User creds for an account of the hub, minted with the library: `ttl` seconds from now.
-std::string mint(const Hub& hub, const std::string& account_key_file, std::int64_t ttl, std::string* subject = nullptr) {
-  const auto account = leaf::signer::load_account_key(hub.file(account_key_file));
-  leaf::signer::UserRequest req;
-  req.name = "rotation-test";
-  req.ttl_seconds = ttl;
-  req.leaf_only = true;
-  auto m = leaf::signer::mint_user(account, req, leaf::unix_now());
-  if (subject) *subject = m.subject;
-  return std::string(m.creds.begin(), m.creds.end());
-}
 
 std::string metric(const AgentSetup& a, const std::string& line_start) {
   const std::string body = http_get(a.health_url("/metrics")).body;
@@ -151,7 +141,7 @@ TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and used
   REQUIRE(::mkdir(secret.c_str(), 0700) == 0);
   REQUIRE(::mkdir((secret + "/..v1").c_str(), 0700) == 0);
   const auto minted = Clock::now();
-  write_file(secret + "/..v1/leaf.creds", mint(hub, "hub/lattice.nk", 24));
+  write_file(secret + "/..v1/leaf.creds", mint_user_creds(hub, "hub/lattice.nk", 24));
   REQUIRE(::symlink("..v1", (secret + "/..data").c_str()) == 0);
   REQUIRE(::symlink("..data/leaf.creds", (secret + "/leaf.creds").c_str()) == 0);
   a.toml["credentials"] = {{"source", "\"file\""}, {"file", AgentSetup::quote(secret + "/leaf.creds")}, {"min_lifetime", "\"2s\""}};
@@ -160,7 +150,7 @@ TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and used
   const auto started = Clock::now();
   std::string next_subject;
   REQUIRE(::mkdir((secret + "/..v2").c_str(), 0700) == 0);
-  write_file(secret + "/..v2/leaf.creds", mint(hub, "hub/lattice.nk", 3600, &next_subject));
+  write_file(secret + "/..v2/leaf.creds", mint_user_creds(hub, "hub/lattice.nk", 3600, &next_subject));
   REQUIRE(::symlink("..v2", (secret + "/..data_tmp").c_str()) == 0);
   REQUIRE(::rename((secret + "/..data_tmp").c_str(), (secret + "/..data").c_str()) == 0);
   // Seen by the directory watch, well before the schedule (two thirds of 24 s) would look.
@@ -183,14 +173,14 @@ TEST_CASE("rotation: new credentials of another account are refused: the old one
   Hub hub;
   AgentSetup a(hub);
   const std::string file = a.dir / "leaf.creds";
-  write_file(file, mint(hub, "hub/lattice.nk", 3600));
+  write_file(file, mint_user_creds(hub, "hub/lattice.nk", 3600));
   a.toml["credentials"] = {{"source", "\"file\""}, {"file", AgentSetup::quote(file)}};
   a.toml["upstream"]["ping_interval"] = "\"7s\"";
   a.toml["upstream"]["ping_max"] = "4";
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   const std::string before = read_file(a.state("upstream.creds"));
-  write_file(file, mint(hub, "hub/sys.nk", 3600));  // the system account's: not the leaf's
+  write_file(file, mint_user_creds(hub, "hub/sys.nk", 3600));  // the system account's: not the leaf's
   p->signal(SIGHUP);
   REQUIRE_MESSAGE(wait_until([&] { return a.status()["credentials"]["refreshes"]["error"] == 1; }, 10s), p->err());
   const auto st = a.status();
@@ -211,25 +201,18 @@ TEST_CASE("rotation: new credentials of another account are refused: the old one
 
 TEST_CASE("rotation: an HTTPS endpoint that hands out new credentials on each call") {
   Hub hub;
-  TempDir pki_dir;
-  const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
-  const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
-  write_file(pki_dir / "ca.pem", ca.cert_pem);
-  write_file(pki_dir / "cert.pem", cert.cert_pem);
-  write_file(pki_dir / "key.pem", cert.key_pem);
-  HttpsServer server(pki_dir / "cert.pem", pki_dir / "key.pem");
+  CredsEndpoint endpoint;
+  HttpsServer& server = *endpoint.server;
   std::string first, second;
-  server.respond(200, nlohmann::json{{"creds", mint(hub, "hub/lattice.nk", 3600, &first)}}.dump());
+  server.respond(200, nlohmann::json{{"creds", mint_user_creds(hub, "hub/lattice.nk", 3600, &first)}}.dump());
   AgentSetup a(hub);
-  a.toml["credentials"] = {{"source", "\"http\""},
-                           {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server.port()) + "/creds")},
-                           {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
-  auto p = a.start({}, {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}});
+  a.use_http_source(endpoint);
+  auto p = a.start({}, AgentSetup::no_proxy());
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   CHECK(a.status()["credentials"]["subject"] == first);
   // The endpoint now has a new user: a refresh (SIGHUP, as the schedule would) fetches, checks
   // and writes it; the running leaf keeps its connection, the next connect uses the new user.
-  server.respond(200, nlohmann::json{{"creds", mint(hub, "hub/lattice.nk", 3600, &second)}}.dump());
+  server.respond(200, nlohmann::json{{"creds", mint_user_creds(hub, "hub/lattice.nk", 3600, &second)}}.dump());
   p->signal(SIGHUP);
   REQUIRE_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == second; }, 15s), p->err());
   CHECK(leaf::creds::parse(read_file(a.state("upstream.creds"))).jwt.find('.') != std::string::npos);

@@ -14,16 +14,6 @@
 using namespace harness;
 
 namespace {
-std::string mint(const Hub& hub, std::int64_t ttl, std::string* subject = nullptr) {
-  const auto account = leaf::signer::load_account_key(hub.file("hub/lattice.nk"));
-  leaf::signer::UserRequest req;
-  req.name = "runner-test";
-  req.ttl_seconds = ttl;
-  req.leaf_only = true;
-  auto m = leaf::signer::mint_user(account, req, leaf::unix_now());
-  if (subject) *subject = m.subject;
-  return std::string(m.creds.begin(), m.creds.end());
-}
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -36,19 +26,12 @@ bool exists(const std::string& path) {
 // stopped answering stayed "ready" meanwhile.
 TEST_CASE("runner: readiness checks go on while a refresh waits for a slow credentials endpoint") {
   Hub hub;
-  TempDir pki_dir;
-  const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
-  const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
-  write_file(pki_dir / "ca.pem", ca.cert_pem);
-  write_file(pki_dir / "cert.pem", cert.cert_pem);
-  write_file(pki_dir / "key.pem", cert.key_pem);
-  HttpsServer server(pki_dir / "cert.pem", pki_dir / "key.pem");
-  server.respond(200, nlohmann::json{{"creds", mint(hub, 3600)}}.dump());
+  CredsEndpoint endpoint;
+  HttpsServer& server = *endpoint.server;
+  server.respond(200, nlohmann::json{{"creds", mint_user_creds(hub, "hub/lattice.nk", 3600)}}.dump());
   AgentSetup a(hub);
-  a.toml["credentials"] = {{"source", "\"http\""},
-                           {"url", AgentSetup::quote("https://127.0.0.1:" + std::to_string(server.port()) + "/creds")},
-                           {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
-  auto p = a.start({}, {{"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}});
+  a.use_http_source(endpoint);
+  auto p = a.start({}, AgentSetup::no_proxy());
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   server.delay(60s);  // every fetch now hangs until its own timeout
   p->signal(SIGHUP);
@@ -93,14 +76,14 @@ TEST_CASE("runner: a creds file in a sub-folder of a Secret volume is picked up 
   // sub -> ..data/sub, ..data -> ..v1, ..v1/sub/leaf.creds.
   const std::string secret = a.dir / "secret";
   for (const char* dir : {"", "/..v1", "/..v1/sub", "/..v2", "/..v2/sub"}) REQUIRE(::mkdir((secret + dir).c_str(), 0700) == 0);
-  write_file(secret + "/..v1/sub/leaf.creds", mint(hub, 60));
+  write_file(secret + "/..v1/sub/leaf.creds", mint_user_creds(hub, "hub/lattice.nk", 60));
   REQUIRE(::symlink("..v1", (secret + "/..data").c_str()) == 0);
   REQUIRE(::symlink("..data/sub", (secret + "/sub").c_str()) == 0);
   a.toml["credentials"] = {{"source", "\"file\""}, {"file", AgentSetup::quote(secret + "/sub/leaf.creds")}, {"min_lifetime", "\"2s\""}};
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   std::string next_subject;
-  write_file(secret + "/..v2/sub/leaf.creds", mint(hub, 3600, &next_subject));
+  write_file(secret + "/..v2/sub/leaf.creds", mint_user_creds(hub, "hub/lattice.nk", 3600, &next_subject));
   REQUIRE(::symlink("..v2", (secret + "/..data_tmp").c_str()) == 0);
   REQUIRE(::rename((secret + "/..data_tmp").c_str(), (secret + "/..data").c_str()) == 0);
   // Seen by the watch, well before the schedule (two thirds of 60 s) would look.
@@ -109,7 +92,7 @@ TEST_CASE("runner: a creds file in a sub-folder of a Secret volume is picked up 
   std::string third_subject;
   REQUIRE(::mkdir((secret + "/..v3").c_str(), 0700) == 0);
   REQUIRE(::mkdir((secret + "/..v3/sub").c_str(), 0700) == 0);
-  write_file(secret + "/..v3/sub/leaf.creds", mint(hub, 3600, &third_subject));
+  write_file(secret + "/..v3/sub/leaf.creds", mint_user_creds(hub, "hub/lattice.nk", 3600, &third_subject));
   REQUIRE(::symlink("..v3", (secret + "/..data_tmp").c_str()) == 0);
   REQUIRE(::rename((secret + "/..data_tmp").c_str(), (secret + "/..data").c_str()) == 0);
   CHECK_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == third_subject; }, 8s), p->err());
