@@ -98,3 +98,23 @@ TEST_CASE("runner: a creds file in a sub-folder of a Secret volume is picked up 
   CHECK_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == third_subject; }, 8s), p->err());
   CHECK(p->stop() == 0);
 }
+
+// Issue #20, defect 9: when a step after `nats-server -t` began failed (bad credentials), the
+// candidate config was removed while -t could still be reading it.
+TEST_CASE("runner: the candidate config stays until nats-server -t is done with it, whatever fails meanwhile") {
+  Hub hub;
+  AgentSetup a(hub);
+  // A nats-server whose -t reads its config a moment late, and says whether it could.
+  const std::string log = a.dir / "t.log";
+  write_file(a.dir / "slow-nats",
+             "#!/bin/sh\ncase \"$1\" in\n--version) echo 'nats-server: v2.10.27' ;;\n"
+             "-t) sleep 0.3; if [ -r \"$3\" ]; then echo read >> " + log + "; else echo missing >> " + log + "; fi ;;\n"
+             "esac\nexit 0\n", 0755);
+  a.toml["agent"]["nats_server"] = AgentSetup::quote(a.dir / "slow-nats");
+  write_file(a.dir / "bad.creds", "not credentials at all\n");
+  a.toml["credentials"]["file"] = AgentSetup::quote(a.dir / "bad.creds");
+  const Result r = agent({"init", "-c", a.write_config()});
+  CHECK(r.code == 4);  // the credentials' failure, reported as such
+  CHECK_MESSAGE(read_file(log) == "read\n", r.err);
+  CHECK(file_mode(a.state("nats.conf.candidate")) == -1);  // and removed after
+}
