@@ -71,6 +71,7 @@ const std::vector<Field>& fields() {
       STR("credentials", "ttl", credentials.ttl),
       STR("credentials", "min_lifetime", credentials.min_lifetime),
       STR("credentials", "refresh_at", credentials.refresh_at),
+      STR("credentials", "rotate", credentials.rotate),
       STR("local", "listen", local.listen),
       STR("local", "monitor", local.monitor),
       STR("local", "auth", local.auth),
@@ -542,6 +543,10 @@ void validate(const Config& c, bool probe_only) {
   }
   (void)c.first_info_timeout();
   (void)c.dial_timeout();
+  if (c.credentials.rotate != "auto" && c.credentials.rotate != "expiry") {
+    throw config_error("credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can) or "
+                       "\"expiry\" (when the hub expires the old credentials), not \"" + c.credentials.rotate + "\"");
+  }
   if (c.source() == Source::file) {
     if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");
   } else if (c.source() == Source::env) {

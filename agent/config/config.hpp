@@ -52,6 +52,10 @@ struct Credentials {
   std::string ttl = "1h";
   std::string min_lifetime = "5m";  // refuse credentials that expire sooner than this
   std::string refresh_at = "2/3";   // refresh at this fraction of the lifetime (exp - iat): "2/3", "0.5", "75%"
+  // How the leaf moves to refreshed credentials: "auto", the quickest means the running
+  // nats-server offers (a config reload on 2.14+, else the hub's expiry of the old ones);
+  // "expiry", always the latter.
+  std::string rotate = "auto";
 };
 
 struct Local {

@@ -66,4 +66,6 @@ void check_options(const config::Config& c, const Version& v, const std::string&
 
 bool reconnect_is_duration(const std::optional<Version>& v) { return !v || *v >= Version{2, 10, 0}; }
 
+bool reload_replaces_remote(const Version& v) { return v >= Version{2, 14, 0}; }
+
 }  // namespace leaf::nats_version

@@ -51,4 +51,10 @@ void check_options(const config::Config& c, const Version& v, const std::string&
 // seconds (2.9). Unknown: yes (every release users run today is 2.10 or later).
 bool reconnect_is_duration(const std::optional<Version>& v);
 
+// Whether a config reload of `v` replaces a leaf remote whose credentials path changed (drops the
+// old connection and dials the new one at once): 2.14 and later (reload adds and removes remotes,
+// nats-server PR #7937; a remote is known by its URLs, local account and credentials file).
+// Before, it refuses such a reload ("config reload not supported for LeafNode") and applies nothing.
+bool reload_replaces_remote(const Version& v);
+
 }  // namespace leaf::nats_version

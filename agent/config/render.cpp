@@ -101,14 +101,14 @@ namespace leaf::render {
 Layout layout(const config::Config& c) {
   std::string d = c.agent.state_dir;
   while (d.size() > 1 && d.back() == '/') d.pop_back();
-  return Layout{d, d + "/nats.conf", d + "/upstream.creds", d + "/ready", d + "/jetstream"};
+  return Layout{d, d + "/nats.conf", d + "/upstream.creds", d + "/upstream.alt.creds", d + "/ready", d + "/jetstream"};
 }
 
 const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
 
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
                         const std::string& machine_name, const local_boundary::Chain* local,
-                        const std::optional<nats_version::Version>& server) {
+                        const std::optional<nats_version::Version>& server, const std::string& creds_file) {
   if (server) {
     nats_version::check_options(c, *server, "the nats-server it is rendered for");
   } else if (const auto* g = nats_version::first_gated_option(c)) {
@@ -123,7 +123,7 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   d.set("listen", config::parse_listen(c.local.listen, "local.listen").str());
   d.set("monitor", config::parse_listen(c.local.monitor, "local.monitor").str());
   d.set("jetstream_dir", l.jetstream);
-  d.set("creds_file", l.creds);
+  d.set("creds_file", creds_file.empty() ? l.creds : creds_file);
   // leafnodes.reconnect, for templates that set it (the built-in one leaves it at 1 s, every
   // release's default): 2.10+ take a duration, reconnect_duration ("1s", false on 2.9); 2.9 whole
   // seconds, reconnect_seconds. Every value is escaped for a quoted string, so the template

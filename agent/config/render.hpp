@@ -52,6 +52,7 @@ struct Layout {
   std::string dir;
   std::string nats_conf;   // nats.conf
   std::string creds;       // upstream.creds (0600)
+  std::string creds_alt;   // upstream.alt.creds: the other slot, for a rotation by config reload
   std::string ready;       // ready: exists while the leaf is ready
   std::string jetstream;   // dev mode store
 };
@@ -71,8 +72,10 @@ const char* builtin_template(const config::Config& c);
 // `server`: the nats-server release the config is for. It sets reconnect_duration and nats_version,
 // and options that release lacks are refused (nats_version::check_options). Unknown (nullopt): the
 // built-in templates need no version unless a gated option is set, which is then refused.
+// `creds_file`: the credentials file the remote names ("": the layout's upstream.creds).
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
                         const std::string& machine_name, const local_boundary::Chain* local = nullptr,
-                        const std::optional<nats_version::Version>& server = std::nullopt);
+                        const std::optional<nats_version::Version>& server = std::nullopt,
+                        const std::string& creds_file = "");
 
 }  // namespace leaf::render

@@ -59,8 +59,34 @@ void CredentialStore::verify() const {
   }
 }
 
+void CredentialStore::stage(const Candidate& c) {
+  fs::write_atomic(other_, std::string_view(c.text.data(), c.text.size()), 0600, fs::Durability::atomic_only);
+  previous_ = path_;
+  std::swap(path_, other_);
+  sha256_ = c.sha256;
+  in_use_ = c.creds;
+  origin_ = c.origin;
+}
+
+void CredentialStore::forget_previous() {
+  if (previous_.empty()) return;
+  ::unlink(previous_.c_str());
+  previous_.clear();
+}
+
+void CredentialStore::unstage(const Candidate& c, bool keep_staged) {
+  if (previous_.empty()) return;
+  const std::string staged = path_;
+  fs::write_atomic(previous_, std::string_view(c.text.data(), c.text.size()), 0600, fs::Durability::atomic_only);
+  std::swap(path_, other_);  // back to the previous slot, with the new credentials
+  previous_.clear();
+  if (!keep_staged) ::unlink(staged.c_str());
+}
+
 void CredentialStore::remove() const {
-  if (!path_.empty()) ::unlink(path_.c_str());
+  for (const auto* p : {&path_, &other_}) {
+    if (!p->empty()) ::unlink(p->c_str());
+  }
 }
 
 }  // namespace leaf::store

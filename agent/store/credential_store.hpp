@@ -42,27 +42,42 @@ bool same_credentials(const Candidate& next, const creds::Checked& in_use);
 std::string sha256_hex(std::string_view text);
 
 // upstream.creds in the state_dir: written only here, on the loop thread (or the bootstrap's
-// thread before the loop knows the store).
+// thread before the loop knows the store). Two slots: the file nats-server's config names, and
+// the other one, where a rotation by config reload stages the next credentials (a remote whose
+// credentials path changes is a new remote to nats-server 2.14+: it drops the old connection and
+// dials the new one at once).
 class CredentialStore {
  public:
   CredentialStore() = default;
-  explicit CredentialStore(std::string path) : path_(std::move(path)) {}
+  // `path` and its other slot, `alternate` (upstream.creds, upstream.alt.creds).
+  CredentialStore(std::string path, std::string alternate) : path_(std::move(path)), other_(std::move(alternate)) {}
 
-  // Writes the candidate atomically (0600) over the file and makes it the credentials in use.
+  // Writes the candidate atomically (0600) over the file in use and makes it the credentials in use.
   void commit(const Candidate& c);
+  // Writes the candidate into the other slot and makes that the file in use (the config must now
+  // name path()); the previous file stays until forget_previous() (the running server may still
+  // read it) or unstage().
+  void stage(const Candidate& c);
+  // The move to the staged file is confirmed: the previous slot's file goes.
+  void forget_previous();
+  // The move did not happen: the candidate goes into the previous slot too, which becomes the
+  // file in use again. `keep_staged`: the other file stays (the server may have taken its path).
+  void unstage(const Candidate& c, bool keep_staged);
   // Before nats-server is (re)started: the file must still be what commit() wrote (a regular
   // file of ours, same SHA-256); anything else is Error(Exit::credentials). Nothing committed: ok.
   void verify() const;
-  // A start that failed leaves no credentials behind.
+  // A start that failed leaves no credentials behind (either slot).
   void remove() const;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return path_; }           // the file in use
+  const std::string& previous_path() const { return previous_; }  // while staged: the one before
+  const std::string& other_path() const { return other_; }         // where stage() writes
   const std::optional<creds::Checked>& in_use() const { return in_use_; }
   const std::string& origin() const { return origin_; }
   const std::string& sha256() const { return sha256_; }
 
  private:
-  std::string path_;
+  std::string path_, other_, previous_;
   std::optional<creds::Checked> in_use_;
   std::string origin_;
   std::string sha256_;  // of the file as written; empty: nothing written yet

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <mutex>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
@@ -153,6 +155,7 @@ void lock_state_dir(Prepared& p) {
     logging::agent()->info("removed {} stale temporary file(s) from {}", n, p.layout.dir);
   }
   ::unlink(candidate_path(p).c_str());
+  ::unlink(p.layout.creds_alt.c_str());  // a previous run's other slot: the start writes upstream.creds
   if (::access(p.layout.ready.c_str(), F_OK) == 0) ::unlink(p.layout.ready.c_str());  // stale from a previous run
   prewarm::Server::remove_fifo(p.layout.nats_conf);  // an agent killed while nats-server waited for its config
 }
@@ -177,15 +180,24 @@ void write_files(const Context& ctx, Prepared& p, const std::optional<store::Can
 }
 }  // namespace
 
+namespace {
+// The template the config is rendered from: agent.template, or the built-in one for the mode.
+std::pair<std::string, std::string> template_of(const config::Config& c) {
+  if (!c.agent.template_path.empty()) return {fs::read_file(c.agent.template_path), c.agent.template_path};
+  return {render::builtin_template(c), c.dev() ? "dev.conf (built in)" : "leafnode.conf (built in)"};
+}
+}  // namespace
+
 std::string rendered_config(const config::Config& c, const local_boundary::Chain* local,
                             const std::optional<nats_version::Version>& server) {
-  std::string tmpl = render::builtin_template(c);
-  std::string name = c.dev() ? "dev.conf (built in)" : "leafnode.conf (built in)";
-  if (!c.agent.template_path.empty()) {
-    tmpl = fs::read_file(c.agent.template_path);
-    name = c.agent.template_path;
-  }
-  return render::nats_config(c, tmpl, name, machine_name(), local, server);
+  const auto [text, name] = template_of(c);
+  return render::nats_config(c, text, name, machine_name(), local, server);
+}
+
+std::string Prepared::config_naming(const config::Config& c, const std::string& creds_path,
+                                    const std::optional<nats_version::Version>& server) const {
+  return render::nats_config(c, template_text, template_name, machine_name(), &local, server ? server : server_version,
+                             creds_path);
 }
 
 void Prepared::rewrite_nats_conf() const {
@@ -203,7 +215,7 @@ void Prepared::remove_written(const config::Config& c) const {
 Prepared lock(const config::Config& c) {
   Prepared p;
   p.layout = render::layout(c);
-  p.creds = store::CredentialStore(p.layout.creds);
+  p.creds = store::CredentialStore(p.layout.creds, p.layout.creds_alt);
   lock_state_dir(p);
   return p;
 }
@@ -241,7 +253,8 @@ Prepared run(Context& ctx, Prepared locked) {
                                 "sets options only some releases have; is agent.nats_server a nats-server binary?");
     }
   }
-  p.nats_conf = rendered_config(c, &p.local, p.server_version);
+  std::tie(p.template_text, p.template_name) = template_of(c);
+  p.nats_conf = render::nats_config(c, p.template_text, p.template_name, machine_name(), &p.local, p.server_version);
   check_cancelled(ctx);
 
   // 3. `init` or a user template: nats-server -t judges the config as a candidate file, beside

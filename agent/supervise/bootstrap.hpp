@@ -45,6 +45,7 @@ struct Prepared {
   render::Layout layout;
   store::CredentialStore creds;           // upstream.creds; nothing committed in dev mode
   std::string nats_conf;                  // the text nats-server -t accepted (rewritten before restarts)
+  std::string template_text, template_name;  // what nats_conf was rendered from (the other slot's config)
   local_boundary::Chain local;            // local.auth = jwt: the chain minted at this start
   std::optional<nats_version::Version> server_version;  // when the bootstrap asked (see run())
   std::unique_ptr<fs::DirLock> lock;      // held while the agent runs
@@ -52,6 +53,10 @@ struct Prepared {
   // Writes the checked config again before nats-server is (re)started, so a config planted in
   // state_dir since is never what runs.
   void rewrite_nats_conf() const;
+  // nats_conf again, from the same template, with the remote naming `creds_path` (a rotation by
+  // config reload moves the leaf to the other credentials slot); `server`: the running release.
+  std::string config_naming(const config::Config& c, const std::string& creds_path,
+                            const std::optional<nats_version::Version>& server) const;
   // Removes what the start wrote: a start that failed leaves nothing behind.
   void remove_written(const config::Config& c) const;
 };

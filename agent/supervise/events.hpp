@@ -34,6 +34,7 @@ enum class TimerKind {
   refresh,         // time to fetch fresh credentials (or retry a failed fetch)
   expiry_alarm,    // the credentials in use reach credentials.min_lifetime
   diagnose,        // not ready yet: check the upstream (again) to say why
+  rotation,        // a move to rotated credentials by config reload did not complete in time
 };
 
 struct Policy {
@@ -60,6 +61,8 @@ struct Policy {
   double refresh_fraction = 2.0 / 3.0;   // credentials.refresh_at
   Millis min_lifetime{300000};           // credentials.min_lifetime: below this, alarm
   Millis change_settle{200};             // a changed creds file is read this long after the last change
+  bool rotate_by_reload = true;          // credentials.rotate = "auto": move the leaf by reload where it can
+  Millis rotation_timeout{5000};         // a reload's move not begun by then falls back to the expiry
 };
 
 // The lifetime of the credentials in use, as read from the JWT, and when that was (wall clock).
@@ -114,6 +117,7 @@ struct CredentialsRefreshed {  // a RunRefresh finished
   std::string error;        // one line when !ok: the credentials in use were kept
   CredsLife creds;          // when ok: written to the creds file, in use from the next leaf connect
   double jitter_draw = 0;   // uniform in [-1, 1]
+  bool staged = false;      // written to the other slot with a config naming it: a reload moves the leaf
 };
 struct CredentialsSourceChanged {};
 // A RunDiagnosis finished: the upstream probed directly (DNS, TCP, TLS verified, NATS INFO).
@@ -161,12 +165,20 @@ struct Log {
   enum Level { info, warn, error } level = info;
   std::string message;
 };
+// A move by reload is confirmed: the previous slot's credentials file goes.
+struct ForgetPreviousCredentials {};
+// A move by reload did not happen: the staged credentials go into the slot the running config
+// reads, and the config naming it is written back. `keep_staged`: the staged file stays too (the
+// server may have taken its path).
+struct UnstageCredentials {
+  bool keep_staged = false;
+};
 struct Exit {
   int code = 0;
   std::string error;  // printed as the agent's last line when set
 };
 using Action = std::variant<RunBootstrap, CancelBootstrap, Spawn, SendSignal, Schedule, CancelTimer, RunCheck, SetReady,
-                            Log, Exit, RunRefresh, RunDiagnosis>;
+                            Log, Exit, RunRefresh, RunDiagnosis, ForgetPreviousCredentials, UnstageCredentials>;
 using Actions = std::vector<Action>;
 
 enum class Phase { bootstrapping, starting, ready, degraded, stopping, exited };

@@ -83,6 +83,10 @@ NatsLine classify_nats_line(std::string_view line) {
     out.kind = NatsLineKind::leaf_rejected;
   } else if (leaf_connection_line(m, "Leafnode Error") || starts_with(m, "Error trying to connect as leafnode")) {
     out.kind = NatsLineKind::leaf_error;
+  } else if (starts_with(m, "Reloaded server configuration")) {
+    out.kind = NatsLineKind::reloaded;
+  } else if (starts_with(m, "Failed to reload server configuration")) {
+    out.kind = NatsLineKind::reload_failed;
   } else if (m == "Server is ready") {
     out.kind = NatsLineKind::server_ready;
   } else if (out.level == NatsLevel::info) {

@@ -24,6 +24,8 @@ enum class NatsLineKind {
   creds_malformed,   // nats-server could not parse the credentials file we wrote
   config_error,      // "nats-server: <file>:<line>:<col>: ...": it refused its config and exits
   server_version,    // "  Version:  2.10.27", the start-up banner: `version` holds "2.10.27"
+  reloaded,          // "Reloaded server configuration" (2.15 adds " (sha256:...)"): a reload applied
+  reload_failed,     // "Failed to reload server configuration: ...": nothing of the reload applied
 };
 
 struct NatsLine {

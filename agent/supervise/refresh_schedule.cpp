@@ -140,7 +140,9 @@ void RefreshSchedule::refreshed(const CredentialsRefreshed& r, TimePoint now, Ac
     s_.last_error.clear();
     const auto d = adopt(r.creds, r.jitter_draw, now, out);
     out.push_back(Log{Log::info, "credentials rotated from " + r.creds.origin + ": user " + r.creds.subject + ", " +
-                                     expires_text(r.creds) + "; nats-server uses them at its next leaf connect" +
+                                     expires_text(r.creds) +
+                                     (r.staged ? "; moving the leaf to them now (config reload)"
+                                               : "; nats-server uses them at its next leaf connect") +
                                      (d ? "; next refresh in " + seconds_text(*d) : std::string())});
   }
   if (s_.wanted) {

@@ -16,6 +16,7 @@
 
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
+#include "agent/config/nats_version.hpp"
 #include "agent/core/text.hpp"
 #include "agent/io/fs.hpp"
 #include "agent/io/logging.hpp"
@@ -85,6 +86,7 @@ class Runner {
     p.refreshable = !c_.dev() && c_.credentials.source != "env";
     p.refresh_fraction = c_.refresh_fraction();
     p.min_lifetime = c_.min_lifetime();
+    p.rotate_by_reload = c_.credentials.rotate == "auto";
     return p;
   }
 
@@ -235,12 +237,59 @@ class Runner {
 
   void commit_refresh(const store::Candidate& next) {
     if (!prepared_) return;
+    bool staged = false;
     try {
-      if (!store::same_credentials(next, *prepared_->creds.in_use())) prepared_->creds.commit(next);
+      if (!store::same_credentials(next, *prepared_->creds.in_use())) {
+        staged = sup_.rotates_by_reload() && stage(next);
+        if (!staged) prepared_->creds.commit(next);
+      }
     } catch (const std::exception& e) {
       return refresh_failed(e.what());
     }
-    feed(supervise::CredentialsRefreshed{true, "", life_of(next.creds, next.checked_at, next.origin), jitter_draw()});
+    supervise::CredentialsRefreshed done{true, "", life_of(next.creds, next.checked_at, next.origin), jitter_draw()};
+    done.staged = staged;
+    feed(done);
+  }
+
+  // For a move by config reload: the credentials in the other slot, then the config naming them.
+  // False (nothing changed) when that config cannot be made: the usual commit follows.
+  bool stage(const store::Candidate& next) {
+    std::string conf;
+    try {
+      conf = prepared_->config_naming(c_, prepared_->creds.other_path(), nats_version::parse(sup_.nats_version()));
+    } catch (const std::exception& e) {
+      log_->warn("cannot render the config for a move by reload ({}); the leaf moves at the hub's expiry", e.what());
+      return false;
+    }
+    prepared_->creds.stage(next);
+    previous_conf_ = std::exchange(prepared_->nats_conf, std::move(conf));
+    try {
+      prepared_->rewrite_nats_conf();
+    } catch (...) {
+      prepared_->creds.unstage(next, /*keep_staged=*/false);
+      prepared_->nats_conf = std::move(previous_conf_);
+      throw;
+    }
+    staged_ = next;
+    return true;
+  }
+
+  void do_action(const supervise::ForgetPreviousCredentials&) {
+    if (!prepared_) return;
+    prepared_->creds.forget_previous();
+    staged_.reset();
+  }
+
+  void do_action(const supervise::UnstageCredentials& u) {
+    if (!prepared_ || !staged_) return;
+    try {
+      prepared_->creds.unstage(*staged_, u.keep_staged);
+      prepared_->nats_conf = std::move(previous_conf_);
+      prepared_->rewrite_nats_conf();
+    } catch (const std::exception& e) {
+      log_->error("cannot write the rotated credentials where the running nats-server reads them: {}", e.what());
+    }
+    staged_.reset();
   }
 
   void refresh_failed(const std::string& why) {
@@ -310,7 +359,8 @@ class Runner {
   void do_action(const supervise::SendSignal& s) {
     Child& k = child(s.child);
     if (s.leftovers) return k.signal_leftovers(s.sig);
-    if (s.sig == SIGUSR1 || s.sig == SIGUSR2) k.forward(s.sig);  // the host's to handle, not its children's
+    // The child's own to handle, not its children's: SIGUSR1/2 for the host, SIGHUP (reload) for nats-server.
+    if (s.sig == SIGUSR1 || s.sig == SIGUSR2 || s.sig == SIGHUP) k.forward(s.sig);
     else k.signal(s.sig);
   }
 
@@ -379,7 +429,9 @@ class Runner {
         log_->warn("cannot write the ready file ({}); /readyz still answers", e.what());
       }
       const auto after = sup_.ready_after();
-      log_->info("ready: {}{}", s.why, after && sup_.nats_restarts() == 0 ? " (" + std::to_string(after->count()) + " ms after start)" : "");
+      const bool first = !was_ready_;
+      was_ready_ = true;
+      log_->info("ready: {}{}", s.why, first && after ? " (" + std::to_string(after->count()) + " ms after start)" : "");
     } else {
       ::unlink(path.c_str());
       log_->warn("not ready: {}", s.why);
@@ -542,6 +594,9 @@ class Runner {
   std::unique_ptr<prewarm::Server> prewarm_;       // exec'd at RunBootstrap, waiting for its config
   bool prewarm_exited_ = false;
   std::unique_ptr<prewarm::HandOver> handing_over_;  // adopted; its FIFO not yet drained
+  std::optional<store::Candidate> staged_;  // credentials staged for a move by reload, until it is confirmed
+  std::string previous_conf_;               // the config the running server read before the staging
+  bool was_ready_ = false;                  // the first ready says how long the start took
 };
 
 }  // namespace

@@ -38,6 +38,14 @@ Json credentials_json(const View& v) {
     if (!rs.last_error.empty()) cr["last_refresh"]["error"] = rs.last_error;
   }
   cr["expiring"] = rs.expiring;
+  const auto& rot = v.sup.rotation();
+  cr["rotation"] = {{"mode", v.config.credentials.rotate},
+                    {"last_mechanism", rot.last_mechanism.empty() ? Json() : Json(rot.last_mechanism)},
+                    {"last_gap_ms", rot.last_gap ? Json(rot.last_gap->count()) : Json()},
+                    {"moves", {{"reload", rot.by_reload}, {"expiry", rot.by_expiry}}},
+                    {"fallbacks", rot.fallbacks},
+                    {"moving", rot.moving},
+                    {"reload_refused", rot.reload_refused}};
   return cr;
 }
 
@@ -90,6 +98,15 @@ std::string metrics(const View& v) {
          "# TYPE leaf_agent_credential_refreshes_total counter\n"
          "leaf_agent_credential_refreshes_total{result=\"ok\"} " + std::to_string(sup.refresh().ok_count) + "\n"
          "leaf_agent_credential_refreshes_total{result=\"error\"} " + std::to_string(sup.refresh().error_count) + "\n";
+    const auto& rot = sup.rotation();
+    m += "# HELP leaf_agent_credential_rotations_total moves of the leaf to rotated credentials, by mechanism\n"
+         "# TYPE leaf_agent_credential_rotations_total counter\n"
+         "leaf_agent_credential_rotations_total{mechanism=\"reload\"} " + std::to_string(rot.by_reload) + "\n"
+         "leaf_agent_credential_rotations_total{mechanism=\"expiry\"} " + std::to_string(rot.by_expiry) + "\n";
+    if (rot.last_gap) {
+      gauge("leaf_agent_credential_rotation_gap_seconds", "the last move's time without an upstream link",
+            static_cast<double>(rot.last_gap->count()) / 1000.0);
+    }
   }
   if (auto after = sup.ready_after()) gauge("leaf_agent_time_to_ready_seconds", "seconds from agent start to first ready", after->count() / 1000.0);
   return m;

@@ -64,7 +64,10 @@ Actions Supervisor::on(const Event& e, TimePoint now) {
                  [&](const CheckResult& r) { on_check(r, out); },
                  [&](const TimerFired& t) { on_timer(t.kind, out); },
                  [&](const SignalReceived& s) { on_signal(s.sig, out); },
-                 [&](const CredentialsRefreshed& r) { refresh_.refreshed(r, now_, out); },
+                 [&](const CredentialsRefreshed& r) {
+                   refresh_.refreshed(r, now_, out);
+                   if (r.ok && r.staged && phase_ != Phase::stopping) rotation_.staged(r.creds.subject, now_, out);
+                 },
                  [&](const CredentialsSourceChanged&) { refresh_.source_changed(now_, out); },
                  [&](const UpstreamDiagnosed& d) { on_diagnosed(d, out); },
                  [&](const Fatal& f) { fail(70, "internal error: " + f.error, out); },
@@ -134,6 +137,7 @@ void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
   if (!was_running && c.error.empty()) return;
   if (ready_) set_ready(false, "nats-server exited with code " + std::to_string(c.code), out);
   readiness_.server_exited(out);
+  rotation_.server_exited(out);
   out.push_back(CancelTimer{TimerKind::stable});
   if (!c.error.empty()) return fail(6, c.error, out);
   if (!ever_ready_) {
@@ -167,7 +171,9 @@ void Supervisor::on_child_exited(const ChildExited& c, Actions& out) {
 void Supervisor::on_line(const NatsLine& l, Actions& out) {
   Actions checks;
   const auto& in_use = refresh_.state().current;
-  const Judgement j = readiness_.line(l, refresh_.rotated(), in_use ? in_use->subject : std::string(), checks);
+  const std::string subject = in_use ? in_use->subject : std::string();
+  rotation_.line(l, refresh_.rotated(), subject, now_, out);
+  const Judgement j = readiness_.line(l, refresh_.rotated(), subject, checks);
   apply(j, checks, out);
 }
 
@@ -220,6 +226,7 @@ void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
   out.push_back(SetReady{ready, why});
   if (ready) {
     phase_ = Phase::ready;
+    rotation_.ready(now_, out);  // a move to rotated credentials completes
     const bool first = !ever_ready_;
     ever_ready_ = true;
     if (first) {
@@ -264,6 +271,8 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
       return readiness_.want_check(out);
     case TimerKind::diagnose:
       return want_diagnosis(out);
+    case TimerKind::rotation:
+      return rotation_.deadline(out);
     case TimerKind::restart_nats:
       if (phase_ != Phase::stopping) out.push_back(Spawn{ChildId::nats, /*again=*/true});
       return;
@@ -333,6 +342,7 @@ void Supervisor::stop(Actions& out) {
     phase_ = Phase::stopping;
     readiness_.stop();
     refresh_.stop(out);
+    rotation_.stop(out);
     for (auto k : {TimerKind::check, TimerKind::restart_nats, TimerKind::ready_deadline, TimerKind::stable,
                    TimerKind::leaf_down, TimerKind::diagnose}) {
       out.push_back(CancelTimer{k});

@@ -19,12 +19,13 @@
 #include "agent/supervise/events.hpp"
 #include "agent/supervise/readiness.hpp"
 #include "agent/supervise/refresh_schedule.hpp"
+#include "agent/supervise/rotation.hpp"
 
 namespace leaf::supervise {
 
 class Supervisor {
  public:
-  explicit Supervisor(Policy p) : p_(std::move(p)), readiness_(p_), refresh_(p_) {}
+  explicit Supervisor(Policy p) : p_(std::move(p)), readiness_(p_), refresh_(p_), rotation_(p_) {}
   Supervisor(const Supervisor&) = delete;  // its machines hold a reference to p_
   Supervisor& operator=(const Supervisor&) = delete;
 
@@ -42,6 +43,11 @@ class Supervisor {
   std::optional<Millis> ready_after() const { return ready_after_; }
   int exit_code() const { return exit_code_; }
   const RefreshState& refresh() const { return refresh_.state(); }
+  const RotationState& rotation() const { return rotation_.state(); }
+  // Whether refreshed credentials are to be staged for a move by config reload (rotation.hpp).
+  bool rotates_by_reload() const {
+    return phase_ != Phase::stopping && running(ChildId::nats) && rotation_.by_reload(nats_version(), ready_);
+  }
   // The running nats-server's release ("2.10.27"): from its banner, else from --version; "" unknown.
   const std::string& nats_version() const {
     return readiness_.nats_version().empty() ? nats_version_ : readiness_.nats_version();
@@ -70,6 +76,7 @@ class Supervisor {
   Policy p_;
   Readiness readiness_;
   RefreshSchedule refresh_;
+  Rotation rotation_;
   TimePoint now_{}, started_at_{};
   Phase phase_ = Phase::bootstrapping;
   bool bootstrapped_ = false, ready_ = false, ever_ready_ = false, host_started_ = false;

@@ -37,7 +37,7 @@ TEST_CASE("store: a refresh taken but not yet committed leaves the file and its 
   std::string first, second;
   write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600, &first));
   const auto c = file_source(hub, source);
-  leaf::store::CredentialStore store(d / "upstream.creds");
+  leaf::store::CredentialStore store(d / "upstream.creds", d / "upstream.alt.creds");
   store.commit(take(c));
   CHECK(store.in_use()->subject == first);
   CHECK(file_mode(store.path()) == 0600);
@@ -61,7 +61,7 @@ TEST_CASE("store: the same account only; a file changed behind the store's back 
   const std::string source = d / "leaf.creds";
   write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600));
   const auto c = file_source(hub, source);
-  leaf::store::CredentialStore store(d / "upstream.creds");
+  leaf::store::CredentialStore store(d / "upstream.creds", d / "upstream.alt.creds");
   store.commit(take(c));
   // A refresh with another account's user is refused in one line; nothing changes.
   write_file(source, mint_user_creds(hub, "hub/sys.nk", 3600));
@@ -82,4 +82,42 @@ TEST_CASE("store: the same account only; a file changed behind the store's back 
   store.remove();
   struct stat st {};
   CHECK(::stat(store.path().c_str(), &st) != 0);
+}
+
+TEST_CASE("store: staging writes the other slot and makes it the file in use; forget or unstage settles it") {
+  Hub hub;
+  TempDir d;
+  const std::string source = d / "leaf.creds";
+  std::string first, second, third;
+  write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600, &first));
+  const auto c = file_source(hub, source);
+  leaf::store::CredentialStore store(d / "upstream.creds", d / "upstream.alt.creds");
+  store.commit(take(c));
+  const std::string first_text = read_file(d / "upstream.creds");
+
+  write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600, &second));
+  const auto next = take(c, &store);
+  store.stage(next);
+  CHECK(store.path() == d / "upstream.alt.creds");
+  CHECK(store.previous_path() == d / "upstream.creds");
+  CHECK(read_file(d / "upstream.creds") == first_text);  // the running server may still read it
+  CHECK(file_mode(d / "upstream.alt.creds") == 0600);
+  CHECK(store.in_use()->subject == second);
+  CHECK_NOTHROW(store.verify());  // a restart now reads the staged file
+  store.forget_previous();        // the move is confirmed
+  CHECK(file_mode(d / "upstream.creds") == -1);
+  CHECK(store.previous_path().empty());
+
+  // The next rotation goes back to the first slot; this time the move fails.
+  write_file(source, mint_user_creds(hub, "hub/lattice.nk", 3600, &third));
+  const auto after = take(c, &store);
+  store.stage(after);
+  CHECK(store.path() == d / "upstream.creds");
+  store.unstage(after, /*keep_staged=*/false);
+  CHECK(store.path() == d / "upstream.alt.creds");  // the file the running server reads...
+  CHECK(leaf::creds::parse(read_file(store.path())).jwt == leaf::creds::parse(read_file(source)).jwt);  // ...now new
+  CHECK(file_mode(d / "upstream.creds") == -1);
+  CHECK_NOTHROW(store.verify());
+  store.remove();
+  CHECK(file_mode(d / "upstream.alt.creds") == -1);
 }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -26,15 +28,37 @@ namespace {
 struct Received {
   std::mutex mu;
   std::vector<Clock::time_point> at;
+  std::vector<long> seqs;  // the numbers the messages carried ("x" and "probe": -1)
 };
 
 void on_msg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* r = static_cast<Received*>(closure);
+  const std::string data(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
   {
     std::lock_guard<std::mutex> g(r->mu);
     r->at.push_back(Clock::now());
+    r->seqs.push_back(!data.empty() && std::isdigit(static_cast<unsigned char>(data[0])) ? std::stol(data) : -1);
   }
   natsMsg_Destroy(msg);
+}
+
+// The longest stretch of a numbered stream whose messages were all lost: from the sending of the
+// last one delivered before to that of the first one delivered after (a stall of the sender or
+// the receiver, with nothing lost, is no gap).
+std::chrono::milliseconds longest_loss(const std::vector<long>& received, const std::vector<Clock::time_point>& sent_at) {
+  std::vector<bool> got(sent_at.size(), false);
+  for (long s : received) {
+    if (s >= 0 && static_cast<size_t>(s) < got.size()) got[static_cast<size_t>(s)] = true;
+  }
+  Clock::duration longest{0};
+  long last = -1;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!got[i]) continue;
+    if (last >= 0 && i > static_cast<size_t>(last) + 1) longest = std::max(longest, sent_at[i] - sent_at[static_cast<size_t>(last)]);
+    last = static_cast<long>(i);
+  }
+  if (last + 1 < static_cast<long>(got.size()) && last >= 0) longest = std::max(longest, sent_at.back() - sent_at[static_cast<size_t>(last)]);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(longest);
 }
 
 // User creds for an account of the hub, minted with the library: `ttl` seconds from now.
@@ -48,6 +72,9 @@ std::string metric(const AgentSetup& a, const std::string& line_start) {
 }
 }  // namespace
 
+// Issue #21: on nats-server 2.14+ the leaf moves to the rotated credentials by a config reload
+// well before the hub would expire the old ones (one TLS handshake without an upstream link); on
+// older releases at the hub's expiry (leafnodes.reconnect, 1 s, without one).
 TEST_CASE("rotation: signer credentials living 20 s are refreshed across three expiries, traffic keeps flowing") {
   Hub hub;
   AgentSetup a(hub);
@@ -56,57 +83,84 @@ TEST_CASE("rotation: signer credentials living 20 s are refreshed across three e
                            {"account", AgentSetup::quote(hub.lattice_account())},
                            {"ttl", "\"20s\""},
                            {"min_lifetime", "\"2s\""}};
+  const auto release = nats_version_of(leaf_nats());
+  const bool by_reload = release >= std::array<int, 3>{2, 14, 0};
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   const std::string first_subject = a.status()["credentials"]["subject"];
 
+  // Two streams of ~100 msg/s: a local client to a hub subscriber, a hub client to a local one.
   auto hub_client = nats_connect(hub.client_url(), hub.file("hub/client.creds"), hub.file("hub/ca.pem"));
   REQUIRE_MESSAGE(hub_client->ok(), hub_client->error);
-  Received got;
-  natsSubscription* sub = nullptr;
-  REQUIRE(natsConnection_Subscribe(&sub, hub_client->conn, "rotation.stream", on_msg, &got) == NATS_OK);
-  REQUIRE(natsConnection_Flush(hub_client->conn) == NATS_OK);
   auto local = nats_connect(a.local_url());
   REQUIRE(local->ok());
-  // The hub's interest reaches the leaf: one message gets through before the count starts.
+  Received up, down;
+  natsSubscription* up_sub = nullptr;
+  natsSubscription* down_sub = nullptr;
+  REQUIRE(natsConnection_Subscribe(&up_sub, hub_client->conn, "rotation.up", on_msg, &up) == NATS_OK);
+  REQUIRE(natsConnection_Subscribe(&down_sub, local->conn, "rotation.down", on_msg, &down) == NATS_OK);
+  REQUIRE(natsConnection_Flush(hub_client->conn) == NATS_OK);
+  REQUIRE(natsConnection_Flush(local->conn) == NATS_OK);
+  // Each side's interest reaches the other: one message each way gets through before the count.
+  const auto got_one = [](Received& r) {
+    std::lock_guard<std::mutex> g(r.mu);
+    return !r.at.empty();
+  };
   REQUIRE(wait_until([&] {
-    natsConnection_PublishString(local->conn, "rotation.stream", "probe");
+    natsConnection_PublishString(local->conn, "rotation.up", "probe");
+    natsConnection_PublishString(hub_client->conn, "rotation.down", "probe");
     natsConnection_Flush(local->conn);
-    std::lock_guard<std::mutex> g(got.mu);
-    return !got.at.empty();
+    natsConnection_Flush(hub_client->conn);
+    return got_one(up) && got_one(down);
   }, 10s));
   std::this_thread::sleep_for(200ms);
-  {
-    std::lock_guard<std::mutex> g(got.mu);
-    got.at.clear();
+  for (Received* r : {&up, &down}) {
+    std::lock_guard<std::mutex> g(r->mu);
+    r->at.clear();
+    r->seqs.clear();
   }
 
-  // ~100 msg/s for 56 s: three expiries (the credentials live 20 s and are replaced every ~13 s, so
-  // the hub expires them at about 20 s, 33 s and 47 s).
+  // For 56 s: three rotations (the credentials live 20 s and are replaced every ~13 s; the hub
+  // would expire them at about 20 s, 33 s and 47 s).
   const auto start = Clock::now();
   int sent = 0;
+  std::vector<Clock::time_point> sent_at;
   while (Clock::now() - start < 56s) {
-    natsConnection_PublishString(local->conn, "rotation.stream", "x");
+    const std::string seq = std::to_string(sent);
+    sent_at.push_back(Clock::now());
+    natsConnection_PublishString(local->conn, "rotation.up", seq.c_str());
+    natsConnection_PublishString(hub_client->conn, "rotation.down", seq.c_str());
     ++sent;
     std::this_thread::sleep_until(start + sent * 10ms);
   }
   natsConnection_Flush(local->conn);
+  natsConnection_Flush(hub_client->conn);
   std::this_thread::sleep_for(500ms);
-  natsSubscription_Unsubscribe(sub);
-  natsSubscription_Destroy(sub);
-
-  std::vector<Clock::time_point> at;
-  {
-    std::lock_guard<std::mutex> g(got.mu);
-    at = got.at;
+  for (natsSubscription* s : {up_sub, down_sub}) {
+    natsSubscription_Unsubscribe(s);
+    natsSubscription_Destroy(s);
   }
-  Clock::duration gap{0};
-  for (size_t i = 1; i < at.size(); ++i) gap = std::max(gap, at[i] - at[i - 1]);
-  const auto gap_ms = std::chrono::duration_cast<std::chrono::milliseconds>(gap).count();
+
+  const auto measure = [&](Received& r, const char* direction) {
+    std::vector<long> seqs;
+    {
+      std::lock_guard<std::mutex> g(r.mu);
+      seqs = r.seqs;
+    }
+    std::sort(seqs.begin(), seqs.end());
+    seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+    std::vector<long> at;  // the numbered ones delivered
+    std::copy_if(seqs.begin(), seqs.end(), std::back_inserter(at), [](long s) { return s >= 0; });
+    const auto gap_ms = longest_loss(at, sent_at).count();
+    std::printf("rotation (nats-server %d.%d.%d, %s): %s: %zu of %d messages delivered (%.2f %%); longest loss %lld ms\n",
+                release[0], release[1], release[2], by_reload ? "by reload" : "at expiry", direction, at.size(), sent,
+                100.0 * static_cast<double>(at.size()) / sent, static_cast<long long>(gap_ms));
+    return std::make_pair(at.size(), gap_ms);
+  };
+  const auto [up_n, up_gap] = measure(up, "local -> hub");
+  const auto [down_n, down_gap] = measure(down, "hub -> local");
   const auto st = a.status();
   const int ok = st["credentials"]["refreshes"]["ok"];
-  std::printf("rotation: %zu of %d messages delivered (%.1f %%) across %d refreshes; largest gap %lld ms\n", at.size(), sent,
-              100.0 * static_cast<double>(at.size()) / sent, ok, static_cast<long long>(gap_ms));
   CAPTURE(p->err());
   CHECK(ok >= 3);
   CHECK(st["credentials"]["refreshes"]["error"] == 0);
@@ -114,26 +168,49 @@ TEST_CASE("rotation: signer credentials living 20 s are refreshed across three e
   CHECK(st["credentials"]["last_refresh"]["result"] == "ok");
   CHECK(st["credentials"]["next_refresh_at"].is_string());
   CHECK(st["credentials"]["expiring"] == false);
-  CHECK(at.size() * 10 >= static_cast<size_t>(sent) * 9);
+  const auto& rot = st["credentials"]["rotation"];
+  if (by_reload) {
+    // At least 99.5 % each way, and no gap over 100 ms.
+    CHECK(up_n * 1000 >= static_cast<size_t>(sent) * 995);
+    CHECK(down_n * 1000 >= static_cast<size_t>(sent) * 995);
+    CHECK(up_gap <= 100);
+    CHECK(down_gap <= 100);
+    CHECK(rot["moves"]["reload"].get<int>() >= 3);
+    CHECK(rot["fallbacks"] == 0);
+    CHECK(rot["last_gap_ms"].get<int>() <= 100);
+  } else {
+    // No worse than before the move by reload existed: 90 %, 1.5 s.
+    CHECK(up_n * 10 >= static_cast<size_t>(sent) * 9);
+    CHECK(down_n * 10 >= static_cast<size_t>(sent) * 9);
+    CHECK(up_gap <= 1500);
+    CHECK(down_gap <= 1500);
+    CHECK(rot["moves"]["expiry"].get<int>() >= 2);
+  }
   CHECK(metric(a, "leaf_agent_credential_refreshes_total{result=\"ok\"}") == std::to_string(ok));
+  CHECK(metric(a, std::string("leaf_agent_credential_rotations_total{mechanism=\"") + (by_reload ? "reload" : "expiry") + "\"}") ==
+        std::to_string(rot["moves"][by_reload ? "reload" : "expiry"].get<int>()));
   CHECK(wait_until([&] { return a.ready(); }, 10s));
   CHECK(hub.leaf_accounts() == std::vector<std::string>{hub.lattice_account()});
-  // One line per rotation, and no seed anywhere in the log.
+  // One line per refresh and one per move, and no seed anywhere in the log.
   const std::string log = p->err();
-  size_t lines = 0;
-  for (size_t at_pos = log.find("credentials rotated from signer"); at_pos != std::string::npos;
-       at_pos = log.find("credentials rotated from signer", at_pos + 1)) {
-    ++lines;
-  }
-  CHECK(lines == static_cast<size_t>(ok));
-  CHECK(log.find("the hub expired the previous credentials") != std::string::npos);
+  const auto count = [&log](const std::string& what) {
+    size_t n = 0;
+    for (size_t at_pos = log.find(what); at_pos != std::string::npos; at_pos = log.find(what, at_pos + 1)) ++n;
+    return n;
+  };
+  CHECK(count("credentials rotated from signer") == static_cast<size_t>(ok));
+  CHECK(count(by_reload ? ") by a config reload: " : ") at the hub's expiry of the previous ones: ") >= (by_reload ? 3u : 2u));
+  CHECK((log.find("the hub expired the previous credentials") != std::string::npos) == !by_reload);
   CHECK(log.find("refused the leaf credentials") == std::string::npos);
-  const auto parsed = leaf::creds::parse(read_file(a.state("upstream.creds")));
-  CHECK(log.find(std::string(parsed.seed.begin(), parsed.seed.end())) == std::string::npos);
+  for (const char* slot : {"upstream.creds", "upstream.alt.creds"}) {
+    if (file_mode(a.state(slot)) == -1) continue;
+    const auto parsed = leaf::creds::parse(read_file(a.state(slot)));
+    CHECK(log.find(std::string(parsed.seed.begin(), parsed.seed.end())) == std::string::npos);
+  }
   CHECK(p->stop() == 0);
 }
 
-TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and used at the next leaf connect") {
+TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and the leaf moves to it") {
   Hub hub;
   AgentSetup a(hub);
   // The layout the kubelet writes: leaf.creds -> ..data/leaf.creds, ..data -> ..<timestamp>.
@@ -160,8 +237,11 @@ TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and used
   CHECK(leaf::creds::parse(read_file(a.state("upstream.creds"))).jwt ==
         leaf::creds::parse(read_file(secret + "/leaf.creds")).jwt);
   CHECK(file_mode(a.state("upstream.creds")) == 0600);
-  // The old credentials expire; the hub drops the leaf, which comes back with the new ones.
-  REQUIRE(wait_until([&] { return p->err().find("the hub expired the previous credentials") != std::string::npos; },
+  // 2.14+: the leaf moves to them at once by a config reload. Before: the old credentials
+  // expire, the hub drops the leaf, which comes back with the new ones.
+  const bool by_reload = nats_version_of(leaf_nats()) >= std::array<int, 3>{2, 14, 0};
+  const std::string moved = by_reload ? ") by a config reload: " : "the hub expired the previous credentials";
+  REQUIRE(wait_until([&] { return p->err().find(moved) != std::string::npos; },
                      std::chrono::duration_cast<std::chrono::milliseconds>(minted + 30s - Clock::now())));
   CHECK_MESSAGE(wait_until([&] { return a.ready() && hub.leaf_accounts().size() == 1; }, 15s), p->err());
   CHECK(hub.leaf_accounts() == std::vector<std::string>{hub.lattice_account()});

@@ -22,6 +22,8 @@ struct World {
   std::vector<std::pair<ChildId, int>> signals;
   std::vector<std::pair<ChildId, int>> leftover_signals;  // to what an exited child left in its group
   std::vector<bool> spawned_again;                          // Spawn::again, in spawn order
+  int forgets = 0;                                           // ForgetPreviousCredentials
+  std::vector<bool> unstaged;                                // UnstageCredentials::keep_staged
   long last_check_seq = 0;
   bool check_outstanding = false;
   int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0, diagnoses = 0;
@@ -48,6 +50,8 @@ struct World {
     if (auto* s = std::get_if<SendSignal>(&a)) (s->leftovers ? leftover_signals : signals).emplace_back(s->child, s->sig);
     if (auto* c = std::get_if<RunCheck>(&a)) ++checks, last_check_seq = c->seq, check_outstanding = true;
     if (std::get_if<RunRefresh>(&a)) ++refreshes;
+    if (std::get_if<ForgetPreviousCredentials>(&a)) ++forgets;
+    if (auto* u = std::get_if<UnstageCredentials>(&a)) unstaged.push_back(u->keep_staged);
     if (std::get_if<RunDiagnosis>(&a)) ++diagnoses;
     if (std::get_if<RunBootstrap>(&a)) ++bootstraps;
     if (std::get_if<CancelBootstrap>(&a)) ++cancels;
@@ -1099,4 +1103,116 @@ TEST_CASE("refresh: never later than 90 % of the way to the min_lifetime alarm")
   ready_with(w, 360);                            // two thirds: 240 s; alarm at 60 s
   CHECK(w.due_in(TimerKind::expiry_alarm) == 60s);
   CHECK(w.due_in(TimerKind::refresh) == 54s);
+}
+
+// ---- moving the leaf to rotated credentials (rotation.hpp) ----
+namespace {
+NatsLine line_of(NatsLineKind kind, std::string message = "", std::string version = "") {
+  NatsLine l;
+  l.kind = kind;
+  l.message = std::move(message);
+  l.version = std::move(version);
+  return l;
+}
+
+// Ready on nats-server `release` with credentials living an hour, then a refresh with new ones.
+void rotated_on(World& w, const std::string& release, bool staged) {
+  ready_with(w, 3600);
+  w.feed(LogLine{line_of(NatsLineKind::server_version, "Version: " + release, release)});
+  w.advance(2400s);
+  REQUIRE(w.refreshes == 1);
+  CredentialsRefreshed r{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0};
+  r.staged = staged;
+  w.feed(r);
+}
+}  // namespace
+
+TEST_CASE("rotation: on 2.14+ refreshed credentials are staged and the leaf moved by a reload; the gap is measured") {
+  World w(rotating());
+  ready_with(w, 3600);
+  w.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.15.1", "2.15.1")});
+  CHECK(w.sup.rotates_by_reload());
+  w.advance(2400s);
+  CredentialsRefreshed r{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0};
+  r.staged = true;
+  w.signals.clear();
+  w.feed(r);
+  CHECK(w.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGHUP}});  // the reload
+  CHECK(w.pending(TimerKind::rotation));
+  CHECK(w.sup.rotation().moving);
+  CHECK_FALSE(w.sup.rotates_by_reload());  // one move at a time
+  w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  w.feed(LogLine{line_of(NatsLineKind::leaf_closed, "127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed")});
+  CHECK_FALSE(w.sup.ready());
+  w.advance(12ms);
+  w.feed(LogLine{line_of(NatsLineKind::leaf_connected, "127.0.0.1:7422 - lid:6 - Leafnode connection created")});
+  w.feed(LogLine{line_of(NatsLineKind::leaf_accepted, "127.0.0.1:7422 - lid:6 - JetStream using domains")});
+  w.feed(w.good());  // the check in flight since the close: about the old connection
+  CHECK_FALSE(w.sup.ready());
+  w.feed(w.good());  // one begun after the new connection's first line: the verdict
+  CHECK(w.sup.ready());
+  CHECK(w.forgets == 1);
+  CHECK_FALSE(w.pending(TimerKind::rotation));
+  const auto& st = w.sup.rotation();
+  CHECK(st.by_reload == 1);
+  CHECK(st.last_mechanism == "reload");
+  REQUIRE(st.last_gap);
+  CHECK(*st.last_gap == 12ms);
+  CHECK(logged(w, "the leaf moved to the rotated credentials (user U2) by a config reload: 12 ms without an upstream link"));
+  CHECK(w.sup.rotates_by_reload());  // ready for the next one
+}
+
+TEST_CASE("rotation: a refused reload falls back to the expiry, and later rotations do not reload again") {
+  World w(rotating());
+  rotated_on(w, "2.15.1", true);
+  w.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: config reload not supported for LeafNode")});
+  CHECK(w.unstaged == std::vector<bool>{false});  // nothing of it applied: the staged file goes
+  CHECK(w.sup.rotation().fallbacks == 1);
+  CHECK(w.sup.rotation().reload_refused);
+  CHECK_FALSE(w.sup.rotates_by_reload());
+  CHECK(logged(w, "nats-server refused the config reload (Failed to reload server configuration: config reload not supported "
+                  "for LeafNode); the leaf moves to the rotated credentials when the hub expires the previous ones"));
+}
+
+TEST_CASE("rotation: an old connection still up after rotation_timeout falls back, keeping both files") {
+  World w(rotating());
+  rotated_on(w, "2.15.1", true);
+  w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  w.advance(5s);
+  CHECK(w.unstaged == std::vector<bool>{true});
+  CHECK(logged(w, "the leaf kept its old connection after the config reload; the leaf moves to the rotated credentials when "
+                  "the hub expires the previous ones (set credentials.rotate = \"expiry\" to skip the reload)"));
+  // A close after the reload is a move under way: the deadline then waits for the link.
+  World slow(rotating());
+  rotated_on(slow, "2.15.1", true);
+  slow.feed(LogLine{line_of(NatsLineKind::leaf_closed, "127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed")});
+  slow.advance(5s);
+  CHECK(slow.unstaged.empty());
+  slow.feed(LogLine{line_of(NatsLineKind::leaf_connected, "127.0.0.1:7422 - lid:6 - Leafnode connection created")});
+  slow.feed(slow.good());
+  slow.feed(slow.good());
+  CHECK(slow.sup.rotation().by_reload == 1);
+}
+
+TEST_CASE("rotation: before 2.14, or with rotate = expiry, the leaf moves at the hub's expiry, measured too") {
+  World w(rotating());
+  rotated_on(w, "2.10.27", false);
+  CHECK_FALSE(w.sup.rotates_by_reload());
+  CHECK(w.signals.empty());
+  w.feed(LogLine{line_of(NatsLineKind::auth_expired, "127.0.0.1:7422 - lid:5 - Leafnode Error 'User Authentication Expired'")});
+  w.feed(LogLine{line_of(NatsLineKind::leaf_closed, "127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed")});
+  w.advance(1010ms);
+  w.feed(LogLine{line_of(NatsLineKind::leaf_connected, "127.0.0.1:7422 - lid:6 - Leafnode connection created")});
+  w.feed(w.good());
+  w.feed(w.good());
+  CHECK(w.sup.rotation().by_expiry == 1);
+  CHECK(w.sup.rotation().last_gap == 1010ms);
+  CHECK(logged(w, "the leaf moved to the rotated credentials (user U2) at the hub's expiry of the previous ones: 1010 ms "
+                  "without an upstream link"));
+  Policy p = rotating();
+  p.rotate_by_reload = false;
+  World off(p);
+  ready_with(off, 3600);
+  off.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.15.1", "2.15.1")});
+  CHECK_FALSE(off.sup.rotates_by_reload());
 }

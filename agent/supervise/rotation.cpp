@@ -1,0 +1,109 @@
+#include "agent/supervise/rotation.hpp"
+
+#include <signal.h>
+
+#include "agent/config/nats_version.hpp"
+
+namespace leaf::supervise {
+
+bool Rotation::by_reload(const std::string& nats_version, bool leaf_up) const {
+  if (!p_.rotate_by_reload || s_.reload_refused || step_ != Step::idle || !leaf_up) return false;
+  const auto v = nats_version::parse(nats_version);
+  return v && nats_version::reload_replaces_remote(*v);
+}
+
+void Rotation::staged(const std::string& subject, TimePoint, Actions& out) {
+  step_ = Step::reloading;
+  s_.moving = true;
+  subject_ = subject;
+  closed_at_.reset();
+  out.push_back(SendSignal{ChildId::nats, SIGHUP});  // nats-server reloads its config
+  out.push_back(Schedule{TimerKind::rotation, p_.rotation_timeout});
+}
+
+void Rotation::line(const NatsLine& l, bool rotated, const std::string& subject, TimePoint now, Actions& out) {
+  switch (l.kind) {
+    case NatsLineKind::reloaded:
+      if (step_ == Step::reloading) step_ = Step::moving;
+      return;
+    case NatsLineKind::reload_failed:
+      if (step_ == Step::reloading || step_ == Step::moving) {
+        fall_back("nats-server refused the config reload (" + l.message + ")", /*keep_staged=*/false, out);
+      }
+      return;
+    case NatsLineKind::auth_expired:
+      // The hub expired the JWT the leaf connected with; the file holds the rotated one.
+      if (rotated && step_ == Step::idle) {
+        step_ = Step::expiring;
+        subject_ = subject;
+        closed_at_ = now;
+      }
+      return;
+    case NatsLineKind::leaf_closed:
+      if (step_ != Step::idle && !closed_at_) closed_at_ = now;
+      return;
+    default: return;
+  }
+}
+
+void Rotation::ready(TimePoint now, Actions& out) {
+  if (!closed_at_) return;  // no move under way, or the old connection still up
+  if (step_ == Step::reloading || step_ == Step::moving) return done("reload", now, out);
+  if (step_ == Step::expiring) return done("expiry", now, out);
+}
+
+void Rotation::done(const char* mechanism, TimePoint now, Actions& out) {
+  const bool reload = std::string(mechanism) == "reload";
+  const Millis gap = std::chrono::duration_cast<Millis>(now - *closed_at_);
+  s_.last_mechanism = mechanism;
+  s_.last_gap = gap;
+  ++(reload ? s_.by_reload : s_.by_expiry);
+  s_.moving = false;
+  out.push_back(Log{Log::info, std::string("the leaf moved to the rotated credentials (user ") + subject_ + ") " +
+                                   (reload ? "by a config reload" : "at the hub's expiry of the previous ones") + ": " +
+                                   std::to_string(gap.count()) + " ms without an upstream link"});
+  if (reload) {
+    out.push_back(CancelTimer{TimerKind::rotation});
+    out.push_back(ForgetPreviousCredentials{});
+  }
+  step_ = Step::idle;
+  closed_at_.reset();
+}
+
+void Rotation::deadline(Actions& out) {
+  if (step_ != Step::reloading && step_ != Step::moving) return;
+  // The old connection closed: the leaf moved, and its link is not back yet (the hub's matter,
+  // which readiness reports); the move completes when it is.
+  if (closed_at_) return;
+  fall_back(step_ == Step::reloading ? "nats-server did not confirm the config reload" : "the leaf kept its old connection after the config reload",
+            /*keep_staged=*/true, out);
+}
+
+void Rotation::fall_back(const std::string& why, bool keep_staged, Actions& out) {
+  ++s_.fallbacks;
+  s_.reload_refused = true;
+  s_.moving = false;
+  step_ = Step::idle;
+  closed_at_.reset();
+  out.push_back(CancelTimer{TimerKind::rotation});
+  out.push_back(UnstageCredentials{keep_staged});
+  out.push_back(Log{Log::warn, why + "; the leaf moves to the rotated credentials when the hub expires the previous "
+                                     "ones (set credentials.rotate = \"expiry\" to skip the reload)"});
+}
+
+void Rotation::server_exited(Actions& out) {
+  if (step_ == Step::reloading || step_ == Step::moving) {
+    out.push_back(CancelTimer{TimerKind::rotation});
+    out.push_back(ForgetPreviousCredentials{});  // the restart's config names the staged file
+  }
+  step_ = Step::idle;
+  s_.moving = false;
+  closed_at_.reset();
+}
+
+void Rotation::stop(Actions& out) {
+  out.push_back(CancelTimer{TimerKind::rotation});
+  step_ = Step::idle;
+}
+
+}  // namespace leaf::supervise
