@@ -44,6 +44,13 @@ int wait_child(pid_t pid) {
   g_reaped.erase(pid);
   return status;
 }
+
+// Closes the descriptors of a spawn that did not come about.
+void close_all(std::initializer_list<int> fds) {
+  for (const int fd : fds) {
+    if (fd >= 0) ::close(fd);
+  }
+}
 }  // namespace
 
 void note_reaped(pid_t pid, int status) {
@@ -58,9 +65,13 @@ void note_reaped(pid_t pid, int status) {
 SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const SpawnOptions& o) {
   if (argv.empty()) throw internal_error("spawn: empty command");
   int out[2] = {-1, -1};
-  int status_pipe[2];
-  if (o.capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
-  if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
+  int status_pipe[2] = {-1, -1};
+  if (o.capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error(std::string("pipe2: ") + std::strerror(errno));
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    const int err = errno;
+    close_all({out[0], out[1]});
+    throw internal_error(std::string("pipe2: ") + std::strerror(err));
+  }
   // Build argv/envp before fork: the child may only call async-signal-safe functions.
   std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -74,7 +85,11 @@ SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<st
   // The child only calls async-signal-safe functions and never returns from here; it has its
   // own file table and signal dispositions (no CLONE_FILES, no CLONE_SIGHAND).
   const pid_t pid = ::vfork();
-  if (pid < 0) throw internal_error(std::string("vfork: ") + std::strerror(errno));
+  if (pid < 0) {
+    const int err = errno;
+    close_all({out[0], out[1], status_pipe[0], status_pipe[1]});
+    throw internal_error(std::string("vfork: ") + std::strerror(err));
+  }
   if (pid == 0) {
     EventLoop::restore_signals_for_child();
     if (o.own_process_group) ::setpgid(0, 0);
