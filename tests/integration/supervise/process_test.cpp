@@ -1,5 +1,5 @@
-// Starting children (agent/supervise/process.hpp) with real processes: a spawn that fails
-// half-way leaks no descriptor.
+// Starting children (agent/supervise/process.hpp) with real processes: run_capture's bound holds
+// whatever the child does with its output, and a spawn that fails half-way leaks no descriptor.
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -62,6 +62,36 @@ int spawn_failing_at_second_pipe() {
 }
 const leaf::test::RegisterChild second_pipe("spawn-failing-at-second-pipe", spawn_failing_at_second_pipe);
 }  // namespace
+
+TEST_CASE("process: run_capture is bounded by its timeout after the child closed its output") {
+  // A wrapper that closes stdout and stderr and keeps running: EOF comes at once, its exit in 30 s.
+  // The wait for the exit is bounded by the same timeout, and the group killed (issue #20).
+  const std::string marker = "29." + std::to_string(::getpid());  // sleep's argument: names it for pgrep
+  const auto t0 = Clock::now();
+  std::string error;
+  try {
+    process::run_capture({"sh", "-c", "exec >&- 2>&-; sleep " + marker}, 500ms, {});
+  } catch (const Error& e) {
+    error = e.what();
+    CHECK(e.code() == Exit::server);
+  }
+  const auto took = Clock::now() - t0;
+  CHECK_MESSAGE(took < 1500ms, std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(error == "sh -c timed out after 500 ms and was killed");
+  CHECK(wait_until([&] { return pids_with("sleep " + marker).empty(); }, 2s));  // its group went too
+}
+
+TEST_CASE("process: run_capture is bounded by its timeout while the child keeps writing") {
+  const auto t0 = Clock::now();
+  CHECK_THROWS_AS(process::run_capture({"yes"}, 300ms, {}), Error);
+  CHECK(Clock::now() - t0 < 1500ms);
+}
+
+TEST_CASE("process: run_capture gives a quick child's output and exit code") {
+  const auto r = process::run_capture({"sh", "-c", "echo out; echo err >&2; exit 3"}, 5s, {});
+  CHECK(r.exit_code == 3);
+  CHECK(r.output == "out\nerr\n");
+}
 
 TEST_CASE("process: a spawn failing at its second pipe leaks no descriptor") {
   const auto r = run({"/proc/self/exe", "--child", "spawn-failing-at-second-pipe"}, {}, "", 30s);
