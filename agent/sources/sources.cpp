@@ -1,5 +1,7 @@
 #include "agent/sources/sources.hpp"
 
+#include <string_view>
+
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
 #include "agent/io/fs.hpp"
@@ -14,10 +16,12 @@ const std::string* env_value(const config::Environment& env, const std::string& 
   return (it == env.end() || it->second.empty()) ? nullptr : &it->second;
 }
 
-std::string trimmed(const std::string& s) {
+// `s` without the whitespace around it, as a view: a seed is never copied into memory that is
+// freed unwiped.
+std::string_view trimmed(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   const auto e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  return b == std::string::npos ? std::string_view() : std::string_view(s).substr(b, e - b + 1);
 }
 
 std::string display_url(const std::string& url) {
@@ -43,11 +47,7 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
       throw creds_error("credentials.source = env: variable " + (jwt ? cr.seed_env : cr.jwt_env) +
                         " is not set (want the JWT in " + cr.jwt_env + " and the seed in " + cr.seed_env + ")");
     }
-    const std::string seed_text = trimmed(*seed);
-    SecretString text = creds::format(trimmed(*jwt), seed_text);
-    std::string scrub = seed_text;
-    wipe(scrub);
-    return {std::move(text), "env " + cr.jwt_env + "+" + cr.seed_env};
+    return {creds::format(trimmed(*jwt), trimmed(*seed)), "env " + cr.jwt_env + "+" + cr.seed_env};
   }
   if (c.source() == config::Source::http) {
     http_source::Request req;
