@@ -1,5 +1,8 @@
 #include "agent/sources/sources.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "agent/core/duration.hpp"
@@ -7,6 +10,8 @@
 #include "agent/io/fs.hpp"
 #include "agent/sources/http_source.hpp"
 #include "agent/sources/signer.hpp"
+
+extern char** environ;
 
 namespace leaf::sources {
 
@@ -105,6 +110,36 @@ std::vector<std::string> secret_env_names(const config::Config& c) {
     if (!n->empty()) out.push_back(*n);
   }
   return out;
+}
+
+std::vector<std::string> child_env_drop(const config::Config& c) {
+  // Whatever the source: a seed exported beside source = "file" (or left over from a switch of
+  // source) is a secret all the same.
+  const config::Credentials defaults;
+  std::vector<std::string> out = config::secret_env_vars();
+  for (const auto* n : {&c.credentials.creds_env, &c.credentials.jwt_env, &c.credentials.seed_env, &defaults.jwt_env,
+                        &defaults.seed_env}) {
+    if (!n->empty() && std::find(out.begin(), out.end(), *n) == out.end()) out.push_back(*n);
+  }
+  return out;
+}
+
+void scrub_process_environment(const config::Config& c) {
+  for (const auto& name : child_env_drop(c)) {
+    if (char* v = std::getenv(name.c_str())) std::memset(v, 0, std::strlen(v));
+    ::unsetenv(name.c_str());
+  }
+}
+
+EnvironmentCopy::EnvironmentCopy() {
+  for (char** e = environ; e && *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq) env.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+  }
+}
+
+EnvironmentCopy::~EnvironmentCopy() {
+  for (auto& [name, value] : env) wipe(value);
 }
 
 }  // namespace leaf::sources
