@@ -18,8 +18,6 @@
 #include "agent/supervise/runner.hpp"
 #include "agent/sources/sources.hpp"
 
-extern char** environ;
-
 namespace leaf::cmd {
 
 namespace {
@@ -55,31 +53,6 @@ void add_common(CLI::App* c, Common& o) {
                 "that runs it is not agent.nats_server (init or render for the official nats image of a pod)");
 }
 
-config::Environment current_environment() {
-  config::Environment env;
-  for (char** e = environ; e && *e; ++e) {
-    const char* eq = std::strchr(*e, '=');
-    if (eq) env.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
-  }
-  return env;
-}
-
-// Secrets handed over in the environment leave the process environment (and so
-// /proc/<pid>/environ) right after the configuration is read, in every command; the copy in
-// `env` is wiped once the credentials are fetched. Children never inherit them.
-void scrub_process_env(const config::Config& c) {
-  for (const auto& name : sources::secret_env_names(c)) {
-    if (char* v = std::getenv(name.c_str())) std::memset(v, 0, std::strlen(v));
-    ::unsetenv(name.c_str());
-  }
-}
-
-void wipe_secret_env(const config::Config& c, config::Environment& env) {
-  for (const auto& name : sources::secret_env_names(c)) {
-    if (auto it = env.find(name); it != env.end()) wipe(it->second);
-  }
-}
-
 config::Config load(const Common& o, const config::Environment& env, bool probe_only = false) {
   std::string text, name = o.config_file;
   if (!o.config_file.empty()) {
@@ -110,7 +83,7 @@ config::Config load(const Common& o, const config::Environment& env, bool probe_
     f["agent.health_listen"] = o.health_listen == "\"\"" ? "" : o.health_listen;
   }
   config::Config c = config::load(text, name.empty() ? "config" : name, env, f, probe_only);
-  scrub_process_env(c);
+  sources::scrub_process_environment(c);
   logging::setup(c.agent.log_format, c.agent.log_level);
   return c;
 }
@@ -174,17 +147,9 @@ void add_agent(CLI::App& app, std::string_view only) {
     add_common(run, *run_o);
     run->add_option("cmd", *host_cmd, "host command to start once ready (after --)");
     run->callback([run_o, host_cmd] {
-      auto env = current_environment();
-      const config::Config c = load(*run_o, env);
-      int code;
-      try {
-        code = runner::run(c, env, *host_cmd);
-      } catch (...) {
-        wipe_secret_env(c, env);
-        throw;
-      }
-      wipe_secret_env(c, env);
-      set_exit_code(code);
+      sources::EnvironmentCopy e;
+      const config::Config c = load(*run_o, e.env);
+      set_exit_code(runner::run(c, e.env, *host_cmd));
     });
   }
 
@@ -196,11 +161,9 @@ void add_agent(CLI::App& app, std::string_view only) {
                 "(an init container beside the official nats image).");
     add_common(init, *init_o);
     init->callback([init_o] {
-      auto env = current_environment();
-      const config::Config c = load(*init_o, env);
-      const int code = runner::init(c, env);
-      wipe_secret_env(c, env);
-      set_exit_code(code);
+      sources::EnvironmentCopy e;
+      const config::Config c = load(*init_o, e.env);
+      set_exit_code(runner::init(c, e.env));
     });
   }
 
@@ -212,7 +175,7 @@ void add_agent(CLI::App& app, std::string_view only) {
                   "agent.nats_server (--nats-version: for another, e.g. the server in an init container's pod).");
     add_common(render_cmd, *render_o);
     render_cmd->callback([render_o] {
-      const config::Config c = load(*render_o, current_environment());
+      const config::Config c = load(*render_o, sources::EnvironmentCopy().env);
       std::optional<nats_version::Version> server = nats_version::parse(c.agent.nats_version);
       if (!server && !c.dev()) {
         server = bootstrap::server_version(c);
@@ -234,7 +197,7 @@ void add_agent(CLI::App& app, std::string_view only) {
     CLI::App* config_cmd = app.add_subcommand("config", "Print the effective configuration as JSON (secrets elided).");
     add_common(config_cmd, *config_o);
     config_cmd->callback([config_o] {
-      const config::Config c = load(*config_o, current_environment());
+      const config::Config c = load(*config_o, sources::EnvironmentCopy().env);
       std::cout << config::to_json(c).dump(2) << "\n";
     });
   }
@@ -250,7 +213,7 @@ void add_agent(CLI::App& app, std::string_view only) {
     health_cmd->add_flag("--live", *live,
                          "ask /livez instead (liveness probe: the agent runs and answers, ready or not)");
     health_cmd->callback([health_o, live] {
-      const config::Config c = load(*health_o, current_environment(), true);
+      const config::Config c = load(*health_o, sources::EnvironmentCopy().env, true);
       std::string detail;
       const bool ok = *live ? live_now(c, &detail) : ready_now(c, &detail);
       std::cout << detail << "\n";
@@ -268,7 +231,7 @@ void add_agent(CLI::App& app, std::string_view only) {
     add_common(wait_cmd, *wait_o);
     wait_cmd->add_option("--timeout", *timeout, "give up after this long")->capture_default_str();
     wait_cmd->callback([wait_o, timeout] {
-      const config::Config c = load(*wait_o, current_environment(), true);
+      const config::Config c = load(*wait_o, sources::EnvironmentCopy().env, true);
       const auto limit = parse_duration(*timeout);
       if (!limit) throw usage_error("--timeout: want a duration like 30s, 2m");
       const auto deadline = std::chrono::steady_clock::now() + *limit;
@@ -287,10 +250,11 @@ std::string version_text() {
   config::Config c;
   try {
     const std::string text = fs::exists(kDefaultConfig) ? fs::read_file(kDefaultConfig) : std::string();
-    c = config::load(text, kDefaultConfig, current_environment(), {}, true);
+    c = config::load(text, kDefaultConfig, sources::EnvironmentCopy().env, {}, true);
   } catch (const std::exception&) {
     if (const char* bin = std::getenv("LEAF_AGENT_AGENT_NATS_SERVER"); bin && *bin) c.agent.nats_server = bin;
   }
+  sources::scrub_process_environment(c);  // nats-server --version inherits our environment
   const auto v = bootstrap::server_version(c);
   return std::string("leaf-agent ") + LEAF_AGENT_VERSION + "\n" +
          (v ? "nats-server " + v->str() : std::string("nats-server: none found")) + " (agent.nats_server = " +

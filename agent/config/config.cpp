@@ -280,6 +280,14 @@ std::vector<std::string> key_names() {
   return out;
 }
 
+std::vector<std::string> secret_env_vars() {
+  std::vector<std::string> out;
+  for (const auto& f : fields()) {
+    if (f.secret_bearing) out.push_back("LEAF_AGENT_" + upper(f.section) + "_" + upper(f.key));
+  }
+  return out;
+}
+
 void parse(Config& c) {
   Parsed p;
   if (c.agent.mode == "leaf") p.mode = Mode::leaf;

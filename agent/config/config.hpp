@@ -161,6 +161,10 @@ nlohmann::json to_json(const Config& c);
 // Every "section.key" name, for messages and docs.
 std::vector<std::string> key_names();
 
+// The LEAF_AGENT_<SECTION>_<KEY> variables of the keys whose value may carry a secret (those
+// to_json elides: credentials.url, whose query may hold a token).
+std::vector<std::string> secret_env_vars();
+
 // Host and port of a "host:port" / "[v6]:port" listener; throws Error(Exit::config) naming `what`.
 struct HostPort {
   std::string host;

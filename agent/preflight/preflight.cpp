@@ -25,10 +25,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 namespace leaf::preflight {
@@ -141,7 +144,49 @@ std::string host_port(const Endpoint& ep) {
 // ---------------------------------------------------------------------------------------------
 // DNS and TCP
 
-AddrPtr resolve(const Endpoint& ep) {
+// A name lookup on a detached thread, waited for until the deadline: the resolver's own
+// timeouts (5 s per server and attempt, from resolv.conf) are not the probe's. What the two share
+// is held by both; a lookup given up on frees its answer itself when it ends.
+struct Lookup {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false, abandoned = false;
+  int rc = 0, err = 0;
+  addrinfo* res = nullptr;
+};
+
+int resolve_until(const Resolver& resolver, const std::string& host, const std::string& port, const addrinfo& hints,
+                  addrinfo** res, Clock::time_point deadline, bool& timed_out) {
+  // An address is parsed, never looked up: no thread for it.
+  if (hints.ai_flags & AI_NUMERICHOST) return resolver(host.c_str(), port.c_str(), &hints, res);
+  auto l = std::make_shared<Lookup>();
+  std::thread([l, resolver, host, port, hints] {
+    addrinfo* out = nullptr;
+    const int rc = resolver(host.c_str(), port.c_str(), &hints, &out);
+    const int err = errno;
+    std::lock_guard<std::mutex> g(l->mu);
+    if (l->abandoned) {
+      if (rc == 0 && out != nullptr) ::freeaddrinfo(out);
+      return;
+    }
+    l->done = true;
+    l->rc = rc;
+    l->err = err;
+    l->res = out;
+    l->cv.notify_all();
+  }).detach();
+  std::unique_lock<std::mutex> g(l->mu);
+  if (!l->cv.wait_until(g, deadline, [&] { return l->done; })) {
+    l->abandoned = true;
+    timed_out = true;
+    return EAI_AGAIN;
+  }
+  *res = l->res;
+  errno = l->err;
+  return l->rc;
+}
+
+AddrPtr resolve(const Endpoint& ep, const Resolver& resolver, Clock::time_point deadline, std::chrono::milliseconds timeout) {
   // RFC 6761: names under .invalid never resolve; answer without asking a resolver that may be
   // unreachable (which would say "temporary failure" instead).
   std::string h = lower_ascii(ep.host);
@@ -155,7 +200,9 @@ AddrPtr resolve(const Endpoint& ep) {
   hints.ai_protocol = IPPROTO_TCP;
   hints.ai_flags = AI_NUMERICSERV | (is_ipv4(ep.host) || is_ipv6(ep.host) ? AI_NUMERICHOST : 0);
   addrinfo* res = nullptr;
-  const int rc = ::getaddrinfo(ep.host.c_str(), std::to_string(ep.port).c_str(), &hints, &res);
+  bool timed_out = false;
+  const int rc = resolve_until(resolver, ep.host, std::to_string(ep.port), hints, &res, deadline, timed_out);
+  if (timed_out) throw Fail{"DNS: no answer within " + std::to_string(timeout.count()) + " ms for " + ep.host};
   AddrPtr list(res);
   bool no_such_host = rc == EAI_NONAME;
 #ifdef EAI_NODATA
@@ -545,6 +592,10 @@ std::string one_line(std::string s) {
 }  // namespace
 
 Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds timeout) {
+  return probe(url, tls, timeout, ::getaddrinfo);
+}
+
+Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds timeout, Resolver resolver) {
   Probe result;
   try {
     ERR_clear_error();
@@ -552,8 +603,8 @@ Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds ti
     const Endpoint ep = parse_upstream_url(url);
     const std::string hp = host_port(ep);
     CtxPtr ctx = make_context(tls);  // file problems first: they need no network to show
-    AddrPtr addrs = resolve(ep);
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = Clock::now() + timeout;  // the name lookup is inside it
+    AddrPtr addrs = resolve(ep, resolver, deadline, timeout);
     Socket sock = connect_any(addrs.get(), hp, deadline);
     Info info{true, {}, {}};
     if (ep.scheme == "tls" && !tls.handshake_first) info = read_info(sock.get(), hp, deadline);

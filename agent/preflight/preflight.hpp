@@ -4,7 +4,10 @@
 // nats-server log. OpenSSL 3; POSIX sockets; nothing is printed.
 #pragma once
 
+#include <netdb.h>
+
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "agent/config/upstream_url.hpp"
@@ -30,7 +33,7 @@ struct Tls {
 // Outcome of one probe. `url` is the URL probed (with any user information replaced by
 // "REDACTED"); `error` is empty when ok, otherwise one line starting with the failed layer:
 //   "upstream URL ..."                      parse_upstream_url refused it
-//   "DNS: no such host hub-a" / "DNS: <gai_strerror> for hub-a"
+//   "DNS: no such host hub-a" / "DNS: <gai_strerror> for hub-a" / "DNS: no answer within <n> ms for hub-a"
 //   "TCP: connection refused hub-a:7422" / "TCP: timed out connecting to hub-a:7422" /
 //   "TCP: <strerror> hub-a:7422"
 //   "NATS: no INFO from hub-a:7422 (not a NATS leaf node port?)"
@@ -48,13 +51,18 @@ struct Probe {
   std::string server_version;  // the hub's nats-server release from its INFO ("" with handshake_first or wss)
 };
 
-// Checks one upstream: parse, load the TLS files (before any I/O), DNS (getaddrinfo: bounded by
-// the resolver's own timeouts, not by `timeout`), TCP connect to each resolved address in turn,
-// then -- for tls:// without handshake_first -- read the server's plaintext "INFO {...}\r\n" line,
-// then the TLS handshake (TLS 1.2+) verifying the chain against the CA and the host name (or
-// server_name). When the server asks for a client certificate under TLS 1.3, waits briefly after
-// the handshake for the server's verdict on it. `timeout` bounds everything after DNS together.
-// Never throws; the socket is closed before returning.
+// Checks one upstream: parse, load the TLS files (before any I/O), DNS (getaddrinfo), TCP connect
+// to each resolved address in turn, then -- for tls:// without handshake_first -- read the
+// server's plaintext "INFO {...}\r\n" line, then the TLS handshake (TLS 1.2+) verifying the chain
+// against the CA and the host name (or server_name). When the server asks for a client
+// certificate under TLS 1.3, waits briefly after the handshake for the server's verdict on it.
+// `timeout` bounds everything from DNS on together: a name lookup runs on a thread of its own
+// and is waited for until the deadline ("DNS: no answer within <n> ms for hub-a"; the thread
+// finishes on its own). Never throws; the socket is closed before returning.
 Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds timeout);
+
+// getaddrinfo's signature: probe() with another name lookup (tests: one that never answers).
+using Resolver = std::function<int(const char* host, const char* port, const addrinfo* hints, addrinfo** res)>;
+Probe probe(const std::string& url, const Tls& tls, std::chrono::milliseconds timeout, Resolver resolver);
 
 }  // namespace leaf::preflight

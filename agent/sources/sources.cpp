@@ -1,10 +1,17 @@
 #include "agent/sources/sources.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
 #include "agent/core/duration.hpp"
 #include "agent/core/error.hpp"
 #include "agent/io/fs.hpp"
 #include "agent/sources/http_source.hpp"
 #include "agent/sources/signer.hpp"
+
+extern char** environ;
 
 namespace leaf::sources {
 
@@ -14,10 +21,12 @@ const std::string* env_value(const config::Environment& env, const std::string& 
   return (it == env.end() || it->second.empty()) ? nullptr : &it->second;
 }
 
-std::string trimmed(const std::string& s) {
+// `s` without the whitespace around it, as a view: a seed is never copied into memory that is
+// freed unwiped.
+std::string_view trimmed(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   const auto e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  return b == std::string::npos ? std::string_view() : std::string_view(s).substr(b, e - b + 1);
 }
 
 std::string display_url(const std::string& url) {
@@ -43,11 +52,7 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
       throw creds_error("credentials.source = env: variable " + (jwt ? cr.seed_env : cr.jwt_env) +
                         " is not set (want the JWT in " + cr.jwt_env + " and the seed in " + cr.seed_env + ")");
     }
-    const std::string seed_text = trimmed(*seed);
-    SecretString text = creds::format(trimmed(*jwt), seed_text);
-    std::string scrub = seed_text;
-    wipe(scrub);
-    return {std::move(text), "env " + cr.jwt_env + "+" + cr.seed_env};
+    return {creds::format(trimmed(*jwt), trimmed(*seed)), "env " + cr.jwt_env + "+" + cr.seed_env};
   }
   if (c.source() == config::Source::http) {
     http_source::Request req;
@@ -105,6 +110,36 @@ std::vector<std::string> secret_env_names(const config::Config& c) {
     if (!n->empty()) out.push_back(*n);
   }
   return out;
+}
+
+std::vector<std::string> child_env_drop(const config::Config& c) {
+  // Whatever the source: a seed exported beside source = "file" (or left over from a switch of
+  // source) is a secret all the same.
+  const config::Credentials defaults;
+  std::vector<std::string> out = config::secret_env_vars();
+  for (const auto* n : {&c.credentials.creds_env, &c.credentials.jwt_env, &c.credentials.seed_env, &defaults.jwt_env,
+                        &defaults.seed_env}) {
+    if (!n->empty() && std::find(out.begin(), out.end(), *n) == out.end()) out.push_back(*n);
+  }
+  return out;
+}
+
+void scrub_process_environment(const config::Config& c) {
+  for (const auto& name : child_env_drop(c)) {
+    if (char* v = std::getenv(name.c_str())) std::memset(v, 0, std::strlen(v));
+    ::unsetenv(name.c_str());
+  }
+}
+
+EnvironmentCopy::EnvironmentCopy() {
+  for (char** e = environ; e && *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq) env.emplace(std::string(*e, static_cast<size_t>(eq - *e)), std::string(eq + 1));
+  }
+}
+
+EnvironmentCopy::~EnvironmentCopy() {
+  for (auto& [name, value] : env) wipe(value);
 }
 
 }  // namespace leaf::sources

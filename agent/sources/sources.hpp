@@ -29,7 +29,30 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
 // allowed_connection_types when the JWT limits them; lifetime left above credentials.min_lifetime.
 creds::Checked check_for_leaf(const Fetched& f, const config::Config& c, std::int64_t now);
 
-// Environment variables that carry secrets for `c` (removed from children's environments).
+// Environment variables the configured source reads its secrets from (wiped once read).
 std::vector<std::string> secret_env_names(const config::Config& c);
+
+// Every environment variable that must never reach nats-server or the host, whatever
+// credentials.source is: the env source's variables as configured and as they are by default
+// (NATS_JWT, NATS_SEED), credentials.creds_env, and the secret-bearing LEAF_AGENT_* variables
+// (LEAF_AGENT_CREDENTIALS_URL). A superset of secret_env_names(c); no duplicates. The agent
+// removes them from its own environment at start (children inherit nothing of them); a child's
+// environment is built without them too: process::environment(child_env_drop(c), add).
+std::vector<std::string> child_env_drop(const config::Config& c);
+
+// Secrets handed over in the environment leave the process environment (and so
+// /proc/<pid>/environ) right after the configuration is read, in every command: every variable
+// child_env_drop(c) names is zeroed in place and unset. Children never inherit them.
+void scrub_process_environment(const config::Config& c);
+
+// The agent's copy of its environment (config::load reads it, the env source takes its secrets
+// from it), every value wiped when it dies, whichever command took it and however that ends.
+struct EnvironmentCopy {
+  config::Environment env;
+  EnvironmentCopy();
+  ~EnvironmentCopy();
+  EnvironmentCopy(const EnvironmentCopy&) = delete;
+  EnvironmentCopy& operator=(const EnvironmentCopy&) = delete;
+};
 
 }  // namespace leaf::sources

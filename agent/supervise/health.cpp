@@ -56,17 +56,19 @@ nlohmann::json Report::to_json() const {
 
 namespace {
 // A non-blocking TCP connection to a loopback host:port, bounded by `deadline`; -1 and `error` set on failure.
+// No name lookup (a resolver has no deadline): "localhost" is 127.0.0.1, as every listener the
+// agent configures is bound (config::parse_listen), and anything else must be an address.
 int connect_local(const std::string& host_port, Clock::time_point deadline, long timeout_ms, std::string& error) {
   config::HostPort hp;
   try {
-    hp = config::parse_host_port(host_port, "address");
+    hp = config::parse_listen(host_port, "address");
   } catch (const Error& e) {
     error = e.what();
     return -1;
   }
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
+  hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
   addrinfo* res = nullptr;
   const std::string port = std::to_string(hp.port);
   if (const int rc = ::getaddrinfo(hp.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
@@ -105,6 +107,7 @@ int connect_local(const std::string& host_port, Clock::time_point deadline, long
 // Sends all of `data` before the deadline; false with `error` set otherwise.
 bool send_all(int fd, std::string_view data, Clock::time_point deadline, std::string& error) {
   for (size_t sent = 0; sent < data.size();) {
+    if (Clock::now() >= deadline) return error = "send timed out", false;
     const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
@@ -163,6 +166,11 @@ std::vector<HttpResult> http_get_local_all(const std::string& host_port, const s
       if (fds[k].revents == 0) continue;
       const size_t i = which[k];
       for (;;) {
+        if (Clock::now() >= deadline) {  // a server that keeps sending ends at the deadline too
+          out[i].error = "no response within " + std::to_string(timeout_ms) + " ms";
+          drop(i);
+          break;
+        }
         const ssize_t got = ::recv(socks[i].fd, buf, sizeof buf, 0);
         if (got > 0) {
           resp[i].append(buf, static_cast<size_t>(got));
@@ -258,6 +266,9 @@ bool LocalClient::read_line(std::string& line, Clock::time_point deadline, std::
       return true;
     }
     if (in_.size() > 64 * 1024) return error = "protocol line too long", false;
+    // On every pass, not only when the socket runs dry: a peer that never stops sending (lines
+    // the check skips) must not hold it past its deadline.
+    if (Clock::now() >= deadline) return error = "no answer within " + std::to_string(timeout_ms_) + " ms", false;
     char buf[4096];
     const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
@@ -301,9 +312,10 @@ Check LocalClient::check() {
     reset();
     return Check{false, "client on " + listen_ + ": " + why};
   };
+  // One deadline for the whole check, the reconnect included, set before its first call.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
   // A connection that closed (nats-server restarted) is replaced once, in the same check.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
     std::string error;
     const bool fresh = fd_ < 0;
     if (fresh) {

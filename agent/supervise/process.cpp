@@ -14,7 +14,9 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "agent/core/error.hpp"
 #include "agent/supervise/event_loop.hpp"
@@ -23,26 +25,58 @@ extern char** environ;
 
 namespace leaf::process {
 
+using namespace std::chrono_literals;
+
 namespace {
 std::mutex g_reaped_mu;
 std::condition_variable g_reaped_cv;
 std::map<pid_t, int> g_reaped;  // pid -> status, for pids the loop reaped but does not own
 
-// Waits for `pid` to exit, whoever reaps it. Returns its wait status.
-int wait_child(pid_t pid) {
-  int status = 0;
-  pid_t r;
-  while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+// Waits for `pid` to exit, whoever reaps it, until `deadline`; its wait status, or nullopt at
+// the deadline. A pidfd turns readable at the exit, so the wait costs no polling; where there is
+// none (kernel before 5.3, a seccomp filter) waitpid is retried every few milliseconds.
+std::optional<int> wait_child(pid_t pid, std::chrono::steady_clock::time_point deadline) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  std::optional<int> out;
+  for (auto pause = 1ms;; pause = std::min(pause * 2, std::chrono::milliseconds(20))) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      out = status;
+      break;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {  // ECHILD: the loop's reaper was faster; it leaves the status with note_reaped()
+      std::unique_lock<std::mutex> g(g_reaped_mu);
+      if (g_reaped_cv.wait_until(g, deadline, [pid] { return g_reaped.count(pid) > 0; })) {
+        out = g_reaped[pid];
+        g_reaped.erase(pid);
+      }
+      break;
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) break;
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 60'000)));
+    } else {
+      std::this_thread::sleep_for(std::min(pause, left));
+    }
   }
-  if (r == pid) return status;
-  // ECHILD: the loop's reaper was faster; it leaves the status with note_reaped().
-  std::unique_lock<std::mutex> g(g_reaped_mu);
-  if (!g_reaped_cv.wait_for(g, std::chrono::seconds(10), [pid] { return g_reaped.count(pid) > 0; })) {
-    throw internal_error("lost the exit status of child " + std::to_string(pid));
+  if (pidfd >= 0) ::close(pidfd);
+  return out;
+}
+
+// Closes the descriptors of a spawn that did not come about.
+void close_all(std::initializer_list<int> fds) {
+  for (const int fd : fds) {
+    if (fd >= 0) ::close(fd);
   }
-  status = g_reaped[pid];
-  g_reaped.erase(pid);
-  return status;
+}
+
+// "500 ms", "30 s": a run_capture bound as it was given.
+std::string span_text(std::chrono::milliseconds t) {
+  return t.count() % 1000 == 0 ? std::to_string(t.count() / 1000) + " s" : std::to_string(t.count()) + " ms";
 }
 }  // namespace
 
@@ -58,9 +92,13 @@ void note_reaped(pid_t pid, int status) {
 SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const SpawnOptions& o) {
   if (argv.empty()) throw internal_error("spawn: empty command");
   int out[2] = {-1, -1};
-  int status_pipe[2];
-  if (o.capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
-  if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw internal_error("pipe2 failed");
+  int status_pipe[2] = {-1, -1};
+  if (o.capture && ::pipe2(out, O_CLOEXEC) != 0) throw internal_error(std::string("pipe2: ") + std::strerror(errno));
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    const int err = errno;
+    close_all({out[0], out[1]});
+    throw internal_error(std::string("pipe2: ") + std::strerror(err));
+  }
   // Build argv/envp before fork: the child may only call async-signal-safe functions.
   std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -74,7 +112,11 @@ SpawnResult try_spawn(const std::vector<std::string>& argv, const std::vector<st
   // The child only calls async-signal-safe functions and never returns from here; it has its
   // own file table and signal dispositions (no CLONE_FILES, no CLONE_SIGHAND).
   const pid_t pid = ::vfork();
-  if (pid < 0) throw internal_error(std::string("vfork: ") + std::strerror(errno));
+  if (pid < 0) {
+    const int err = errno;
+    close_all({out[0], out[1], status_pipe[0], status_pipe[1]});
+    throw internal_error(std::string("vfork: ") + std::strerror(err));
+  }
   if (pid == 0) {
     EventLoop::restore_signals_for_child();
     if (o.own_process_group) ::setpgid(0, 0);
@@ -131,33 +173,42 @@ Captured run_capture(const std::vector<std::string>& argv, std::chrono::millisec
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   Captured c;
   char buf[4096];
-  bool killed = false;
   std::string why;
+  const auto stop_if_due = [&] {
+    if (cancelled && cancelled()) why = "cancelled";
+    else if (std::chrono::steady_clock::now() >= deadline) why = "timed out";
+    return !why.empty();
+  };
+  // Output until EOF; the bound is looked at on every pass, so a child that never stops writing
+  // ends at it too.
   for (;;) {
+    if (stop_if_due()) break;
     const ssize_t n = ::read(s.output_fd, buf, sizeof buf);
     if (n > 0) {
       if (c.output.size() < 64 * 1024) c.output.append(buf, static_cast<size_t>(n));
       continue;
     }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // EOF: it is exiting
-    if (cancelled && cancelled()) why = "cancelled";
-    else if (std::chrono::steady_clock::now() >= deadline) why = "timed out";
-    if (!why.empty()) {
-      ::kill(-s.pid, SIGKILL);  // its own group: whatever a wrapper script started goes too
-      ::kill(s.pid, SIGKILL);
-      killed = true;
-      break;
-    }
     pollfd p{s.output_fd, POLLIN, 0};
     ::poll(&p, 1, 50);
   }
   ::close(s.output_fd);
-  const int status = wait_child(s.pid);
-  if (killed) {
-    throw Error(Exit::server, argv[0] + " " + (argv.size() > 1 ? argv[1] + " " : std::string()) + why + " after " +
-                                  std::to_string(timeout.count() / 1000) + " s and was killed");
+  // Then its exit, within the same bound: EOF only says its output is closed (a wrapper that
+  // closed stdout and stderr and runs on holds it open no longer).
+  std::optional<int> status;
+  while (!stop_if_due() && !(status = wait_child(s.pid, std::min(deadline, std::chrono::steady_clock::now() + 50ms)))) {
   }
-  c.exit_code = exit_code(status);
+  if (!why.empty()) {
+    ::kill(-s.pid, SIGKILL);  // its own group: whatever a wrapper script started goes too
+    ::kill(s.pid, SIGKILL);
+    // Reaped within moments of SIGKILL; the 10 s only guard against a status nobody hands over.
+    if (!wait_child(s.pid, std::chrono::steady_clock::now() + 10s)) {
+      throw internal_error("lost the exit status of child " + std::to_string(s.pid));
+    }
+    throw Error(Exit::server, argv[0] + " " + (argv.size() > 1 ? argv[1] + " " : std::string()) + why + " after " +
+                                  span_text(timeout) + " and was killed");
+  }
+  c.exit_code = exit_code(*status);
   return c;
 }
 

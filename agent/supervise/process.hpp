@@ -37,7 +37,8 @@ int exec_failure_code(int err);
 // Runs `argv` to completion (no shell), stdout and stderr together, for short commands such as
 // `nats-server --version` and `nats-server -t`: Error(Exit::server) when it cannot start. Bounded:
 // the child (its process group) is killed and Error(Exit::server) thrown when it runs past `timeout`
-// or `cancelled()` turns true (checked every 50 ms). Output is capped at 64 KiB.
+// or `cancelled()` turns true (checked every 50 ms), whether it is still writing or has closed its
+// output and not exited. Output is capped at 64 KiB.
 struct Captured {
   int exit_code = -1;
   std::string output;

@@ -54,23 +54,54 @@ StatusServer::StatusServer(EventLoop& loop, const std::string& listen, Handler h
     if (listen_fd_ >= 0) ::close(listen_fd_);
     throw config_error("agent.health_listen: cannot listen on " + listen + ": " + why);
   }
-  loop_.watch(listen_fd_, [this] { accept_all(); });
+  watch_listener();
 }
 
 StatusServer::~StatusServer() {
   while (!conns_.empty()) close_conn(conns_.begin()->first);
+  if (resume_) loop_.cancel(resume_);
   loop_.unwatch(listen_fd_);
   ::close(listen_fd_);
+}
+
+void StatusServer::watch_listener() {
+  loop_.watch(listen_fd_, [this] { accept_all(); });
+}
+
+void StatusServer::pause_listener() {
+  // The listener stays readable while a connection waits in the backlog, and epoll is level
+  // triggered: watched, it would call accept4 in a loop that fails every time. 100 ms later
+  // (a connection's 5 s may have ended, or a file been closed) it is tried again.
+  loop_.unwatch(listen_fd_);
+  resume_ = loop_.after(std::chrono::milliseconds(100), [this] {
+    resume_ = 0;
+    watch_listener();
+    accept_all();
+  });
 }
 
 void StatusServer::accept_all() {
   for (;;) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_listener();
+      return;
+    }
+    if (conns_.size() >= kMaxConns) close_oldest();
     Conn& c = conns_[fd];
+    c.seq = ++accepted_;
     c.deadline = loop_.after(std::chrono::seconds(5), [this, fd] { close_conn(fd); });
     loop_.watch(fd, [this, fd] { on_readable(fd); });
   }
+}
+
+void StatusServer::close_oldest() {
+  auto oldest = conns_.begin();
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    if (it->second.seq < oldest->second.seq) oldest = it;
+  }
+  if (oldest != conns_.end()) close_conn(oldest->first);
 }
 
 void StatusServer::close_conn(int fd) {

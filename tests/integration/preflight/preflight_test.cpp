@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -19,10 +20,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -384,4 +387,63 @@ TEST_CASE("preflight: TLS file problems are found before connecting") {
 
   p = probe(url, Tls{pki.ca, pki.client_cert, pki.dir.file("nokey.pem"), "", false}, 1s);
   CHECK(starts_with(p.error, "TLS: key file " + pki.dir.file("nokey.pem") + ": cannot open"));
+}
+
+TEST_CASE("preflight: the timeout counts from before the name lookup, and bounds one that never answers") {
+  // Stand-ins for a resolver (no test may ask a real one that hangs): they answer when the test
+  // lets them, or after 3 s. Their state is shared: a lookup the probe gave up on may still run.
+  struct Gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+    int finished = 0;
+  };
+  auto gate = std::make_shared<Gate>();
+  const auto release = [gate] {
+    std::unique_lock<std::mutex> g(gate->mu);
+    gate->open = true;
+    gate->cv.notify_all();
+    gate->cv.wait_for(g, 5s, [&] { return gate->finished > 0; });  // the lookup thread is done with it
+  };
+  Pki pki;
+
+  SUBCASE("a lookup that never answers ends at the probe's timeout") {
+    const auto hang = [gate](const char*, const char*, const addrinfo*, addrinfo** res) {
+      std::unique_lock<std::mutex> g(gate->mu);
+      gate->cv.wait_for(g, 3s, [&] { return gate->open; });
+      *res = nullptr;
+      ++gate->finished;
+      gate->cv.notify_all();
+      return EAI_AGAIN;
+    };
+    const auto t0 = Clock::now();
+    const auto p = leaf::preflight::probe("tls://hub.example:7422", pki.trusted(), 300ms, hang);
+    const auto took = Clock::now() - t0;
+    release();
+    CHECK_FALSE(p.ok);
+    CHECK(p.error == "DNS: no answer within 300 ms for hub.example");
+    CHECK_MESSAGE(took < 1s, std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  }
+  SUBCASE("a slow lookup uses up the timeout it shares with the steps after it") {
+    // 250 ms to answer 127.0.0.1, a port that never speaks: the INFO wait gets what is left of 400 ms.
+    auto silent = bound_socket(true);
+    const std::string port = std::to_string(port_of(silent->fd));
+    const auto slow = [gate](const char*, const char* service, const addrinfo* hints, addrinfo** res) {
+      std::this_thread::sleep_for(250ms);
+      addrinfo numeric = *hints;
+      numeric.ai_flags |= AI_NUMERICHOST;
+      const int rc = ::getaddrinfo("127.0.0.1", service, &numeric, res);
+      std::lock_guard<std::mutex> g(gate->mu);
+      ++gate->finished;
+      gate->cv.notify_all();
+      return rc;
+    };
+    const auto t0 = Clock::now();
+    const auto p = leaf::preflight::probe("tls://hub.example:" + port, pki.trusted(), 400ms, slow);
+    const auto took = Clock::now() - t0;
+    release();
+    CHECK(p.error == "NATS: no INFO from hub.example:" + port + " (not a NATS leaf node port?)");
+    CHECK(took >= 350ms);
+    CHECK_MESSAGE(took < 550ms, std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  }
 }

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "agent/core/creds.hpp"
 #include "agent/core/duration.hpp"
@@ -134,6 +136,100 @@ TEST_CASE("sources: http fetches the creds from a local HTTPS endpoint with its 
     server.respond(200, "<html>oops</html>", "text/html");
     expect_refused(a, 4, "credentials endpoint: bad body", no_proxy);
   }
+}
+
+// The host writes its environment and waits; the test reads it and nats-server's
+// (/proc/<pid>/environ), then stops the agent. Each must hold none of `secrets` (names or values).
+void expect_no_secret_in_children(AgentSetup& a, const std::map<std::string, std::string>& env,
+                                  const std::vector<std::string>& secrets) {
+  const std::string out = a.dir / "host-env.out";
+  auto p = a.start({"sh", "-c", "trap 'exit 0' TERM; env > '" + out + ".tmp' && mv '" + out + ".tmp' '" + out +
+                                   "'; while :; do sleep 0.05; done"},
+                   env);
+  REQUIRE_MESSAGE(wait_until([&] { return file_mode(out) != -1; }, 30s), p->err());
+  const std::string host_env = read_file(out);
+  const auto nats = pids_with(a.state("nats.conf"));
+  REQUIRE(nats.size() == 1);
+  std::string nats_env = read_file("/proc/" + std::to_string(nats[0]) + "/environ");
+  std::replace(nats_env.begin(), nats_env.end(), '\0', '\n');
+  CHECK(host_env.find("NATS_URL=") != std::string::npos);  // the host's environment is there
+  CHECK(nats_env.find("PATH=") != std::string::npos);
+  for (const auto& s : secrets) {
+    CAPTURE(s);
+    CHECK(host_env.find(s) == std::string::npos);
+    CHECK(nats_env.find(s) == std::string::npos);
+  }
+  CHECK(p->stop() == 0);
+}
+
+// Issue #20 B: before, only the variables the configured source reads were kept from children.
+TEST_CASE("sources: no secret-bearing variable reaches nats-server or the host, whatever the source") {
+  Hub hub;
+  const auto parsed = leaf::creds::parse(read_file(hub.file("hub/leaf.creds")));
+  const std::string seed(parsed.seed.begin(), parsed.seed.end());
+  SUBCASE("a seed and a JWT exported beside source = file") {
+    AgentSetup a(hub);
+    expect_no_secret_in_children(a, {{"NATS_SEED", seed}, {"NATS_JWT", parsed.jwt}},
+                                 {"NATS_SEED", "NATS_JWT", seed, parsed.jwt});
+  }
+  SUBCASE("source = http with its URL, a token in the query, in LEAF_AGENT_CREDENTIALS_URL") {
+    TempDir pki_dir;
+    const auto ca = leaf::pki::make_ca("creds endpoint CA", 1);
+    const auto cert = leaf::pki::make_cert(ca, "endpoint", {"127.0.0.1"}, true, false, 1);
+    write_file(pki_dir / "ca.pem", ca.cert_pem);
+    write_file(pki_dir / "cert.pem", cert.cert_pem);
+    write_file(pki_dir / "key.pem", cert.key_pem);
+    HttpsServer server(pki_dir / "cert.pem", pki_dir / "key.pem");
+    server.respond(200, nlohmann::json{{"creds", read_file(hub.file("hub/leaf.creds"))}}.dump());
+    AgentSetup a(hub);
+    a.toml["credentials"] = {{"source", "\"http\""}, {"http_ca_file", AgentSetup::quote(pki_dir / "ca.pem")}};
+    const std::string token = "tok-4ac1d2e9b7f3";
+    const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/creds?token=" + token;
+    expect_no_secret_in_children(
+        a, {{"LEAF_AGENT_CREDENTIALS_URL", url}, {"no_proxy", "127.0.0.1"}, {"NO_PROXY", "127.0.0.1"}},
+        {"LEAF_AGENT_CREDENTIALS_URL", token});
+    CHECK(server.requests() >= 1);  // the URL came through to the source
+  }
+}
+
+// A long-running command (`wait`) with a seed in its environment: after reading its configuration
+// the agent holds the seed nowhere in memory (its environment block is zeroed, its copy of the
+// environment wiped). Read through /proc/<pid>/mem, as a debugger or a core dump would see it.
+TEST_CASE("sources: a seed in the environment leaves the agent's memory, whatever the source") {
+  const std::string seed = "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4";  // not a key of anything here
+  // Looked for without its first 24 bytes: free() writes its list pointers over the start of a
+  // freed block, and a copy freed unwiped is still a copy.
+  const std::string tail = seed.substr(24);
+  TempDir d;
+  Process p({agent_bin(), "wait", "--timeout", "30s", "--health-listen", "127.0.0.1:" + std::to_string(free_port()),
+             "--state-dir", d / "state"},
+            {{"NATS_SEED", seed}});
+  std::string where;
+  // Until it polls: the configuration is read by then.
+  REQUIRE(wait_until([&] { return p.running() && !read_file("/proc/" + std::to_string(p.pid()) + "/maps").empty(); }, 5s));
+  std::this_thread::sleep_for(300ms);
+  const std::string maps = read_file("/proc/" + std::to_string(p.pid()) + "/maps");
+  std::ifstream mem("/proc/" + std::to_string(p.pid()) + "/mem", std::ios::binary);
+  REQUIRE_MESSAGE(mem.good(), "cannot read /proc/<pid>/mem");
+  std::istringstream lines(maps);
+  size_t scanned = 0;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream f(line);
+    std::string range, perms;
+    f >> range >> perms;
+    if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
+    const auto dash = range.find('-');
+    const auto lo = std::stoull(range.substr(0, dash), nullptr, 16), hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    std::string block(hi - lo, '\0');
+    mem.clear();
+    mem.seekg(static_cast<std::streamoff>(lo));
+    if (!mem.read(block.data(), static_cast<std::streamsize>(block.size()))) continue;
+    scanned += block.size();
+    if (block.find(tail) != std::string::npos) where += line + "\n";
+  }
+  CHECK(scanned > 0);
+  CHECK_MESSAGE(where.empty(), "the seed is in " << where);
+  p.stop();
 }
 
 TEST_CASE("bad credentials: refused before anything starts, with the reason") {

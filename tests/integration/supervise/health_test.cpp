@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <thread>
 
 #include "agent/supervise/health.hpp"
@@ -245,4 +246,36 @@ TEST_CASE("health: the local client reports refusal and silence in one line") {
     CHECK_FALSE(c.ok);
     CHECK(c.detail.find("Connection refused") != std::string::npos);
   }
+}
+
+TEST_CASE("health: the local client gives up at its timeout on a peer that never stops talking") {
+  // INFO, then "+OK" lines as fast as the socket takes them (for 5 s at most): every read finds
+  // data, so only a deadline looked at on every read ends the check (issue #20: it was looked at
+  // only when the socket ran dry, and the check ran for as long as the peer talked).
+  SilentPort listener;
+  std::atomic<bool> done{false};
+  std::thread peer([&] {
+    const int fd = ::accept(listener.fd, nullptr, nullptr);
+    if (fd < 0) return;
+    const std::string info = "INFO {\"server_id\":\"TALKER\",\"proto\":1,\"max_payload\":1048576}\r\n";
+    ::send(fd, info.data(), info.size(), MSG_NOSIGNAL);
+    std::string flood;
+    for (int i = 0; i < 2000; ++i) flood += "+OK\r\n";
+    const auto until = Clock::now() + 5s;
+    while (!done && Clock::now() < until) {
+      pollfd p{fd, POLLOUT, 0};
+      if (::poll(&p, 1, 100) == 1 && ::send(fd, flood.data(), flood.size(), MSG_NOSIGNAL) < 0 && errno != EAGAIN) break;
+    }
+    ::close(fd);
+  });
+  health::LocalClient client("127.0.0.1:" + std::to_string(listener.port), 300);
+  const auto t0 = Clock::now();
+  const health::Check c = client.check();
+  const auto took = Clock::now() - t0;
+  done = true;
+  client.reset();
+  peer.join();
+  CHECK_MESSAGE(took < 1s, std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK_FALSE(c.ok);
+  CHECK(c.detail.find("no answer within 300 ms") != std::string::npos);
 }
