@@ -287,7 +287,7 @@ Prepared run(Context& ctx, Prepared locked) {
   if (!c.dev()) {
     const auto now = unix_now();
     creds = store::take(c, ctx.env, now, ctx.cancelled, ctx.deadline);
-    for (const auto& name : sources::secret_env_names(c)) {
+    for (const auto& name : sources::child_env_drop(c)) {
       if (auto it = ctx.env.find(name); it != ctx.env.end()) wipe(it->second);
     }
     const auto exp = creds->creds.token.expires();

@@ -306,7 +306,7 @@ class Runner {
   // What nats-server and the host inherit: the agent's environment without any variable that
   // may carry a secret.
   std::vector<std::string> child_env(std::vector<std::string> add = {}) const {
-    return process::environment(sources::secret_env_names(c_), add);
+    return process::environment(sources::child_env_drop(c_), add);
   }
 
   void spawn_nats(bool again) {
