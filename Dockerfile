@@ -2,7 +2,8 @@
 #   docker build -t leaf-agent:0.1.0 .
 #   docker run --rm leaf-agent:0.1.0 --version
 # Stages: build (compiles), runtime (the image; also the default, last stage), demo (runtime plus
-# leaf-echo, the stand-in host of compose/ and scripts/container-test.sh: --target demo).
+# leaf-echo, the stand-in 1.x host of compose/ and scripts/container-test.sh, and wash-standin,
+# the stand-in wasmCloud 2.x host (`wash host`'s NATS flags): --target demo).
 # DEBIAN: the release both stages are built on, and so the nats-server the image ships (Debian's
 # package): trixie (13, stable) has 2.10.27, the release wasmCloud 1.x's own compose files run and
 # the oldest users still deploy; --build-arg DEBIAN=bookworm gives 2.9.10. Both are in the release
@@ -21,9 +22,9 @@ COPY agent agent
 COPY tests tests
 COPY scripts/runtime-packages.sh scripts/
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
- && cmake --build build --target leaf-agent leaf-echo \
- && strip build/leaf-agent build/leaf-echo \
- && scripts/runtime-packages.sh build/leaf-agent build/leaf-echo >build/runtime-packages \
+ && cmake --build build --target leaf-agent leaf-echo wash-standin \
+ && strip build/leaf-agent build/leaf-echo build/wash-standin \
+ && scripts/runtime-packages.sh build/leaf-agent build/leaf-echo build/wash-standin >build/runtime-packages \
  && echo "runtime packages (from ldd):" $(cat build/runtime-packages)
 
 FROM debian:${DEBIAN}-slim AS runtime
@@ -66,8 +67,8 @@ ENTRYPOINT ["leaf-agent"]
 CMD ["run"]
 
 FROM runtime AS demo
-COPY --from=build /src/build/leaf-echo /usr/local/bin/leaf-echo
-RUN if ldd /usr/local/bin/leaf-echo | grep -F 'not found'; then echo "demo stage misses the libraries above" >&2; exit 1; fi
+COPY --from=build /src/build/leaf-echo /src/build/wash-standin /usr/local/bin/
+RUN if ldd /usr/local/bin/leaf-echo /usr/local/bin/wash-standin | grep -F 'not found'; then echo "demo stage misses the libraries above" >&2; exit 1; fi
 
 # The default target: the image itself, without the demo tools.
 FROM runtime

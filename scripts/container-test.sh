@@ -7,7 +7,11 @@
 #      only after it, a request from the hub reaches the responder in the host through the leaf,
 #      `stop` stops the host before the leaf, every process runs as non-root;
 #   4. compose/docker-compose.dev.yml (run --dev): the same gate, a request through the local
-#      server, the same stop order.
+#      server, the same stop order;
+#   5. compose/docker-compose.wasmcloud2.yml (wasmCloud 2.x hosts, wash-standin with `wash host`'s
+#      flags): a leaf with local.auth = "tls" and one anonymous, each with its host; both leaves
+#      healthy, a hub request answered by each host, the TLS leaf refuses a plain client, the host's
+#      files 0600 while it runs and gone after the stop, hosts stopped before their leaves.
 # Needs a Docker API: DOCKER_HOST, or a Docker (or podman) answering on /var/run/docker.sock. Where
 # none answers, scripts/container-engine.sh installs podman, a `docker` command and docker-compose
 # from Debian's packages, serves podman's Docker API and is stopped at the end (as root: this
@@ -73,23 +77,29 @@ version=$(sed -n 's/^project(leaf-agent VERSION \([0-9.]*\).*/\1/p' CMakeLists.t
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 image=leaf-agent:dev          # the tags compose/*.yml use
 demo=leaf-agent-demo:dev
-sidecar=leafct-sidecar-$$ dev=leafct-dev-$$ probe=leafct-probe-$$
+sidecar=leafct-sidecar-$$ dev=leafct-dev-$$ probe=leafct-probe-$$ w2=leafct-w2-$$
 compose_sidecar=("${compose[@]}" -p "$sidecar" -f compose/docker-compose.yml)
 compose_dev=("${compose[@]}" -p "$dev" -f compose/docker-compose.dev.yml)
+compose_w2=("${compose[@]}" -p "$w2" -f compose/docker-compose.wasmcloud2.yml)
 
 # The host first: podman refuses to remove a container whose network namespace another one uses,
 # and docker-compose 1.x removes them in parallel.
-stack_down() { "$@" rm -fsv host >/dev/null 2>&1; "$@" down -v --remove-orphans; }
+stack_down() {
+  local s
+  for s in $("$@" config --services 2>/dev/null | grep '^host'); do "$@" rm -fsv "$s" >/dev/null 2>&1; done
+  "$@" down -v --remove-orphans
+}
 
 cleanup() {
   local code=$?
   set +e
   if [ $code -ne 0 ]; then
-    for c in "${compose_sidecar[*]}" "${compose_dev[*]}"; do $c logs --no-color --tail=40 2>/dev/null; done
+    for c in "${compose_sidecar[*]}" "${compose_dev[*]}" "${compose_w2[*]}"; do $c logs --no-color --tail=40 2>/dev/null; done
   fi
   docker rm -f "$probe" >/dev/null 2>&1
   stack_down "${compose_sidecar[@]}" >/dev/null 2>&1
   stack_down "${compose_dev[@]}" >/dev/null 2>&1
+  stack_down "${compose_w2[@]}" >/dev/null 2>&1
   docker volume rm -f "$probe-hub" >/dev/null 2>&1
   [ $started_engine -eq 1 ] && "$engine" down
   say "container test $([ $code -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - t0)) s"
@@ -203,3 +213,51 @@ dev_request() { docker exec "$(container host "${compose_dev[@]}")" "$@"; }
 "${compose_dev[@]}" config -q
 check_stack sidecar hub_request "${compose_sidecar[@]}"
 check_stack dev dev_request "${compose_dev[@]}"
+
+# ---- 5. wasmCloud 2.x hosts: local.auth = "tls" and anonymous ------------------------------
+w2_request() {
+  docker exec -e NATS_URL=tls://127.0.0.1:14222 -e NATS_CREDS=/hub/client.creds -e NATS_CA=/hub/ca.pem \
+    "$(container hub "${compose_w2[@]}")" "$@"
+}
+"${compose_w2[@]}" config -q
+say "wasmcloud2: up (two leaves, tls and anonymous, each gating a wash-standin host)"
+"${compose_w2[@]}" up -d --no-build
+for pair in tls anon; do
+  leaf=$(container "leaf-$pair" "${compose_w2[@]}") host=$(container "host-$pair" "${compose_w2[@]}")
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$leaf")" = healthy ] || fail "wasmcloud2: leaf-$pair is not healthy"
+  logs=""
+  for _ in $(seq 150); do
+    logs=$(docker logs "$host" 2>&1)
+    grep -q 'wash-standin: host .* started' <<<"$logs" && break
+    sleep 0.2
+  done
+  grep -q 'wash-standin: host .* started' <<<"$logs" || { echo "$logs"; fail "wasmcloud2: host-$pair did not connect"; }
+  [ "$(docker exec "$host" id -u)" != 0 ] || fail "wasmcloud2: host-$pair runs as root"
+  reply=""
+  for _ in $(seq 50); do
+    reply=$(w2_request leaf-echo request "demo.$pair" "hello $pair" 2>/dev/null) && break
+    sleep 0.2
+  done
+  [ "$reply" = "echo: hello $pair" ] || fail "wasmcloud2: no reply from host-$pair through its leaf (got '$reply')"
+  say "wasmcloud2: host-$pair answered through leaf-$pair: '$reply'"
+done
+tls_leaf=$(container leaf-tls "${compose_w2[@]}") tls_host=$(container host-tls "${compose_w2[@]}")
+grep -q 'client certificate' <<<"$(docker logs "$tls_host" 2>&1)" || fail "wasmcloud2: host-tls connected without its certificate"
+modes=$(docker exec "$tls_leaf" sh -c 'stat -c "%a %n" /run/leaf-agent/state/*.pem')
+if grep -v '^600 ' <<<"$modes"; then fail "wasmcloud2: files of the TLS boundary not 0600 (above)"; fi
+# A plain-text client in the TLS leaf's network namespace is refused.
+if docker exec -e NATS_URL=nats://127.0.0.1:4222 "$tls_host" leaf-echo request demo.tls x >/dev/null 2>&1; then
+  fail "wasmcloud2: the TLS leaf answered a plain-text anonymous client"
+fi
+say "wasmcloud2: TLS files 0600, a plain-text client refused"
+"${compose_w2[@]}" stop
+for pair in tls anon; do
+  leaf=$(container "leaf-$pair" "${compose_w2[@]}") host=$(container "host-$pair" "${compose_w2[@]}")
+  [ "$(finished_ns "$host")" -le "$(finished_ns "$leaf")" ] || fail "wasmcloud2: leaf-$pair stopped before its host"
+  [ "$(docker inspect -f '{{.State.ExitCode}}' "$leaf")" = 0 ] || { docker logs "$leaf"; fail "wasmcloud2: leaf-$pair did not exit 0"; }
+  [ "$(docker inspect -f '{{.State.ExitCode}}' "$host")" = 0 ] || { docker logs "$host"; fail "wasmcloud2: host-$pair did not exit 0"; }
+done
+left=$(docker run --rm --entrypoint sh -v "${w2}_leaf-tls-state:/v" "$image" -c 'ls /v/state')
+if grep -E 'pem$' <<<"$left"; then fail "wasmcloud2: TLS files left in the state volume after the stop (above)"; fi
+say "wasmcloud2: stop: hosts before leaves, all exited 0, the TLS files gone"
+stack_down "${compose_w2[@]}"

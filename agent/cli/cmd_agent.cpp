@@ -42,7 +42,7 @@ void add_common(CLI::App* c, Common& o) {
   c->add_option("--state-dir", o.state_dir, "agent.state_dir");
   c->add_option("--listen", o.listen, "local.listen (loopback host:port)");
   c->add_option("--monitor", o.monitor, "local.monitor (loopback host:port)");
-  c->add_option("--local-auth", o.local_auth, "local.auth: none (anonymous localhost) or jwt (a local trust chain)");
+  c->add_option("--local-auth", o.local_auth, "local.auth: none (anonymous localhost), jwt (a local trust chain) or tls (client certificates of a local CA)");
   o.health_listen_opt = c->add_option("--health-listen", o.health_listen, "agent.health_listen (loopback host:port, \"\" disables)");
   c->add_option("--ready-timeout", o.ready_timeout, "agent.ready_timeout (e.g. 60s)");
   c->add_option("--log-format", o.log_format, "agent.log_format: text or json");

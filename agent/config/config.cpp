@@ -251,17 +251,18 @@ bool is_subject_pattern(const std::string& s) {
 }
 
 void validate_local_auth(const Local& l) {
-  if (l.auth != "none" && l.auth != "jwt") {
-    throw config_error("local.auth must be \"none\" (anonymous localhost) or \"jwt\" (a local trust chain), not \"" +
-                       l.auth + "\"");
+  if (l.auth != "none" && l.auth != "jwt" && l.auth != "tls") {
+    throw config_error("local.auth must be \"none\" (anonymous localhost), \"jwt\" (a local trust chain) or \"tls\" "
+                       "(client certificates of a local CA), not \"" + l.auth + "\"");
   }
   const std::pair<const char*, const std::vector<std::string>*> lists[] = {
       {"local.host_pub_allow", &l.host_pub_allow}, {"local.host_pub_deny", &l.host_pub_deny},
       {"local.host_sub_allow", &l.host_sub_allow}, {"local.host_sub_deny", &l.host_sub_deny}};
   for (const auto& [name, list] : lists) {
     // Permissions without authentication would promise a restriction nobody enforces.
-    if (!list->empty() && !l.jwt()) {
-      throw config_error(std::string(name) + " needs local.auth = \"jwt\": anonymous local clients have no permissions to limit");
+    if (!list->empty() && !l.jwt() && !l.tls()) {
+      throw config_error(std::string(name) + " needs local.auth = \"jwt\" or \"tls\": anonymous local clients have no "
+                         "permissions to limit");
     }
     for (const auto& subject : *list) {
       if (!is_subject_pattern(subject)) {

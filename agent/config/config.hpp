@@ -62,15 +62,18 @@ struct Local {
   std::string listen = "127.0.0.1:4222";
   std::string monitor = "127.0.0.1:8222";
   // none: anonymous localhost clients (the sidecar default). jwt: a separate local security
-  // boundary, a trust chain minted at each start (agent/config/local_boundary.hpp).
+  // boundary, a trust chain minted at each start (agent/config/local_boundary.hpp). tls: the
+  // client port requires TLS with a client certificate of a local CA made at each start
+  // (agent/config/local_tls.hpp; wasmCloud 2.x hosts, which take no JWT).
   std::string auth = "none";
-  // local.auth = jwt: the host's local user permissions; empty = no local restriction (the
+  // local.auth = jwt or tls: the host's local user permissions; empty = no local restriction (the
   // upstream account's own limits still apply at the hub).
   std::vector<std::string> host_pub_allow;
   std::vector<std::string> host_pub_deny;
   std::vector<std::string> host_sub_allow;
   std::vector<std::string> host_sub_deny;
   bool jwt() const { return auth == "jwt"; }
+  bool tls() const { return auth == "tls"; }
 };
 
 struct Agent {

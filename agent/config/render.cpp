@@ -93,6 +93,8 @@ std::string render(std::string_view tmpl, const Data& data, const std::string& t
 }  // namespace leaf::render
 
 #include "agent/config/local_boundary.hpp"
+#include "agent/config/local_tls.hpp"
+#include "agent/config/nats_conf.hpp"
 #include "agent/config/templates_builtin.hpp"
 #include "agent/core/duration.hpp"
 
@@ -105,6 +107,93 @@ Layout layout(const config::Config& c) {
 }
 
 const char* builtin_template(const config::Config& c) { return c.dev() ? templates::kDev : templates::kLeafnode; }
+
+namespace {
+// local.auth = tls: the client port's tls block and the users the certificates map to. Only
+// paths and names: the certificates are made at start (local_boundary::mint), not here.
+void set_local_tls(const config::Config& c, Data& d) {
+  if (!c.local.tls()) {
+    d.set("local_tls", false);
+    d.set("local_tls_host_permissions", false);
+    return;
+  }
+  const auto f = local_boundary::tls_files(c);
+  d.set("local_tls", true);
+  d.set("local_tls_ca", f.ca);
+  d.set("local_tls_cert", f.server_cert);
+  d.set("local_tls_key", f.server_key);
+  d.set("local_tls_host_user", std::string(local_tls::kHostUser));
+  d.set("local_tls_health_user", std::string(local_tls::kHealthUser));
+  // permissions { publish { allow [..] deny [..] } subscribe { .. } }, only the lists set.
+  Data directions{Data::type::list};
+  const std::pair<const char*, std::pair<const std::vector<std::string>*, const std::vector<std::string>*>> dirs[] = {
+      {"publish", {&c.local.host_pub_allow, &c.local.host_pub_deny}},
+      {"subscribe", {&c.local.host_sub_allow, &c.local.host_sub_deny}}};
+  for (const auto& [direction, lists] : dirs) {
+    Data rules{Data::type::list};
+    for (const auto& [rule, list] : {std::pair{"allow", lists.first}, std::pair{"deny", lists.second}}) {
+      if (list->empty()) continue;
+      Data subjects{Data::type::list};
+      for (size_t i = 0; i < list->size(); ++i) {
+        Data s;
+        s.set("subject", (*list)[i]);
+        s.set("last", i + 1 == list->size());
+        subjects.push_back(s);
+      }
+      Data r;
+      r.set("rule", std::string(rule));
+      r.set("subjects", subjects);
+      rules.push_back(r);
+    }
+    if (rules.is_empty_list()) continue;
+    Data dir;
+    dir.set("direction", std::string(direction));
+    dir.set("rules", rules);
+    directions.push_back(dir);
+  }
+  if (directions.is_empty_list()) {
+    d.set("local_tls_host_permissions", false);
+  } else {
+    Data perms;
+    perms.set("directions", directions);
+    d.set("local_tls_host_permissions", perms);
+  }
+}
+
+// The rendered config must hold the boundary the agent reports: a top-level tls block with
+// verify_and_map and the local CA, and the host's user. Otherwise the port would run open (or
+// refuse the host) while /status says tls.
+void check_local_tls(const config::Config& c, const std::string& out, const std::string& template_name) {
+  const auto f = local_boundary::tls_files(c);
+  const config::ConfNode root = config::parse_nats_conf(out);
+  bool tls_ok = false, user_ok = false;
+  auto value = [](const config::ConfNode& m, const char* key) -> const config::ConfNode* {
+    for (size_t i = 0; i < m.keys.size(); ++i) {
+      if (m.keys[i] == key) return &m.values[i];
+    }
+    return nullptr;
+  };
+  if (const auto* t = value(root, "tls"); t && t->kind == config::ConfNode::Kind::map) {
+    const auto* vm = value(*t, "verify_and_map");
+    const auto* ca = value(*t, "ca_file");
+    const auto* cert = value(*t, "cert_file");
+    tls_ok = vm && vm->text == "true" && ca && ca->text == f.ca && cert && cert->text == f.server_cert;
+  }
+  if (const auto* a = value(root, "authorization"); a && a->kind == config::ConfNode::Kind::map) {
+    if (const auto* users = value(*a, "users"); users && users->kind == config::ConfNode::Kind::array) {
+      for (const auto& u : users->items) {
+        const auto* name = u.kind == config::ConfNode::Kind::map ? value(u, "user") : nullptr;
+        user_ok = user_ok || (name && name->text == local_tls::kHostUser);
+      }
+    }
+  }
+  if (!tls_ok || !user_ok) {
+    throw config_error("template " + template_name + " leaves out the local TLS boundary that local.auth = \"tls\" needs (" +
+                       (tls_ok ? "the authorization users" : "the top-level tls block with verify_and_map") +
+                       "); copy the {{#local_tls}} sections of the built-in template into it");
+  }
+}
+}  // namespace
 
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
                         const std::string& machine_name, const local_boundary::Chain* local,
@@ -173,7 +262,9 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   } else {
     d.set("local_jwt", false);
   }
+  set_local_tls(c, d);
   std::string out = render(tmpl, d, template_name);
+  if (c.local.tls()) check_local_tls(c, out, template_name);
   if (c.local.jwt() && (out.find(local->operator_jwt) == std::string::npos ||
                         out.find(local->account_jwt) == std::string::npos ||
                         (!c.dev() && out.find("account: \"" + local->account + "\"") == std::string::npos))) {

@@ -18,6 +18,7 @@
 #include "agent/io/fs.hpp"
 
 #include "agent/config/local_boundary.hpp"
+#include "agent/supervise/local_tls_client.hpp"
 
 namespace leaf::health {
 
@@ -247,11 +248,19 @@ LocalClient::LocalClient(std::string listen, int timeout_ms, std::string creds)
     : listen_(std::move(listen)), creds_(std::move(creds)), timeout_ms_(timeout_ms) {}
 
 LocalClient::LocalClient(const config::Config& c)
-    : LocalClient(c.local.listen, 1000, c.local.jwt() ? local_boundary::health_creds_path(c) : std::string()) {}
+    : LocalClient(c.local.listen, 1000, c.local.jwt() ? local_boundary::health_creds_path(c) : std::string()) {
+  if (c.local.tls()) {
+    const auto f = local_boundary::tls_files(c);
+    tls_ = std::make_unique<TlsLocalClient>(c.local.listen, 1000, TlsFiles{f.ca, f.health_cert, f.health_key});
+  }
+}
 
 LocalClient::~LocalClient() { reset(); }
 
+bool LocalClient::connected() const { return tls_ ? tls_->connected() : fd_ >= 0; }
+
 void LocalClient::reset() {
+  if (tls_) tls_->reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   in_.clear();
@@ -308,6 +317,7 @@ bool LocalClient::handshake(Clock::time_point deadline, std::string& error) {
 }
 
 Check LocalClient::check() {
+  if (tls_) return tls_->check();
   const auto fail = [this](const std::string& why) {
     reset();
     return Check{false, "client on " + listen_ + ": " + why};

@@ -58,18 +58,21 @@ Report check_all(const config::Config& c, bool server_running, LeafInfo* info);
 // local.auth = jwt, PING, PONG) over a plain socket, not nats.c: a nats.c connection costs the
 // agent about 3 MB of resident memory (its threads, buffers and OpenSSL) for a loopback ping,
 // and the agent's budget is 8 MB (issue #10). The tests' clients are nats.c.
+class TlsLocalClient;  // local.auth = tls (local_tls_client.hpp)
+
 class LocalClient {
  public:
   // `creds`: a .creds file to authenticate with (local.auth = jwt), or "".
   explicit LocalClient(std::string listen, int timeout_ms = 1000, std::string creds = "");
-  // The agent's own client for config `c`: local.listen, with health.creds when local.auth = jwt.
+  // The agent's own client for config `c`: local.listen, with health.creds when local.auth = jwt,
+  // over TLS with the health certificate when local.auth = tls.
   explicit LocalClient(const config::Config& c);
   ~LocalClient();
   LocalClient(const LocalClient&) = delete;
   LocalClient& operator=(const LocalClient&) = delete;
   Check check();
   void reset();  // drop the connection (e.g. the caller knows nats-server exited)
-  bool connected() const { return fd_ >= 0; }
+  bool connected() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -81,6 +84,7 @@ class LocalClient {
   int timeout_ms_;
   int fd_ = -1;
   std::string in_;  // received bytes not yet consumed as lines
+  std::unique_ptr<TlsLocalClient> tls_;  // local.auth = tls: the checks go through it
 };
 
 // check_all with a long-lived client instead of a new connection.

@@ -344,7 +344,7 @@ class Runner {
 
   void spawn_host() {
     const config::HostPort listen = config::parse_listen(c_.local.listen, "local.listen");
-    std::vector<std::string> add = {"NATS_URL=nats://" + listen.str(), "WASMCLOUD_NATS_HOST=" + listen.host,
+    std::vector<std::string> add = {"NATS_URL=" + local_boundary::client_url(c_), "WASMCLOUD_NATS_HOST=" + listen.host,
                                     "WASMCLOUD_NATS_PORT=" + std::to_string(listen.port)};
     if (!c_.upstream.jetstream_domain.empty()) add.push_back("WASMCLOUD_JS_DOMAIN=" + c_.upstream.jetstream_domain);
     for (auto& v : local_boundary::host_env(c_, prepared_->local)) add.push_back(std::move(v));
