@@ -204,6 +204,41 @@ void Prepared::rewrite_nats_conf() const {
   fs::write_atomic(layout.nats_conf, nats_conf, 0600, fs::Durability::atomic_only);
 }
 
+bool Prepared::stage(const config::Config& c, const store::Candidate& next,
+                     const std::optional<nats_version::Version>& server) {
+  std::string conf;
+  try {
+    conf = config_naming(c, creds.other_path(), server);
+  } catch (const std::exception& e) {
+    logging::agent()->warn("cannot render the config for a move by reload ({}); the leaf moves at the hub's expiry", e.what());
+    return false;
+  }
+  creds.stage(next);
+  previous_conf = std::exchange(nats_conf, std::move(conf));
+  try {
+    rewrite_nats_conf();
+  } catch (...) {
+    creds.unstage(next, /*keep_staged=*/false);
+    nats_conf = std::move(previous_conf);
+    throw;
+  }
+  staged = next;
+  return true;
+}
+
+void Prepared::forget_previous() {
+  creds.forget_previous();
+  staged.reset();
+}
+
+void Prepared::unstage(bool keep_staged) {
+  if (!staged) return;
+  creds.unstage(*staged, keep_staged);
+  nats_conf = std::move(previous_conf);
+  staged.reset();
+  rewrite_nats_conf();
+}
+
 void Prepared::remove_written(const config::Config& c) const {
   creds.remove();
   if (local.enabled()) local_boundary::remove_files(c);

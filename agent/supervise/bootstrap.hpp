@@ -57,6 +57,19 @@ struct Prepared {
   // config reload moves the leaf to the other credentials slot); `server`: the running release.
   std::string config_naming(const config::Config& c, const std::string& creds_path,
                             const std::optional<nats_version::Version>& server) const;
+
+  // A move by config reload (supervise/rotation.hpp): the credentials into the store's other slot,
+  // then nats.conf naming it. False, nothing changed, when that config cannot be made (the caller
+  // commits as usual). Throws Error when a write fails (then nothing changed either).
+  bool stage(const config::Config& c, const store::Candidate& next, const std::optional<nats_version::Version>& server);
+  // The move is confirmed: the previous slot's file goes.
+  void forget_previous();
+  // The move did not happen: the staged credentials go into the slot the running config reads, and
+  // that config is written back. `keep_staged`: the staged file stays too.
+  void unstage(bool keep_staged);
+
+  std::optional<store::Candidate> staged;  // until the move is confirmed or undone
+  std::string previous_conf;               // the config the running server read before the staging
   // Removes what the start wrote: a start that failed leaves nothing behind.
   void remove_written(const config::Config& c) const;
 };

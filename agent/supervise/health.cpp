@@ -376,4 +376,22 @@ Report check_all(const config::Config& c, bool server_running, LeafInfo* info) {
   return check_all(c, server_running, info, client);
 }
 
+supervise::CheckResult check_result(long seq, const Report& r, const LeafInfo& info) {
+  supervise::CheckResult res;
+  res.seq = seq;
+  res.server_ok = r.server.ok;
+  res.healthz_ok = r.healthz.ok;
+  res.leaf_listed = r.leaf.ok;
+  res.client_ok = r.client.ok;
+  res.leaf_accepted = info.accepted;  // the hub's interest: the verdict (Readiness::check_done)
+  res.upstream = info.upstream;
+  for (const auto* chk : {&r.server, &r.healthz, &r.leaf, &r.client}) {
+    if (!chk->ok) {
+      res.failure = chk->detail;
+      break;
+    }
+  }
+  return res;
+}
+
 }  // namespace leaf::health

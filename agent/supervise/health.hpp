@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config/config.hpp"
+#include "agent/supervise/events.hpp"
 
 namespace leaf::health {
 
@@ -103,5 +104,8 @@ HttpResult http_get_local(const std::string& host_port, const std::string& path,
 // the slowest, not as their sum (the check after the hub's acceptance asks two). In `paths` order.
 std::vector<HttpResult> http_get_local_all(const std::string& host_port, const std::vector<std::string>& paths,
                                            long timeout_ms);
+
+// What a readiness check saw, as the event the supervisor judges (check number `seq`).
+supervise::CheckResult check_result(long seq, const Report& r, const LeafInfo& info);
 
 }  // namespace leaf::health

@@ -12,6 +12,9 @@
 #include <csignal>
 #include <cstring>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -246,6 +249,37 @@ int exit_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+void reap_within(pid_t pid, std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (::waitpid(pid, nullptr, WNOHANG) == 0 && std::chrono::steady_clock::now() < end) ::usleep(1000);
+}
+
+void kill_orphans() {
+  pid_t reaped;
+  int status = 0;
+  while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    note_reaped(reaped, status);  // a worker job's short command (nats-server -t) waits for it
+  }
+  // The usual stop leaves no child (nats-server and the host reaped): nothing to look for; the
+  // scan of /proc cost each stop a few milliseconds of CPU on a busy node.
+  if (reaped < 0 && errno == ECHILD) return;
+  const std::string me = std::to_string(::getpid());
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(it->path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const size_t close = line.rfind(')');  // "pid (comm) state ppid ..."; comm may hold spaces
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string state, ppid;
+    rest >> state >> ppid;
+    if (ppid == me) ::kill(std::stoi(name), SIGKILL);
+  }
 }
 
 }  // namespace leaf::process

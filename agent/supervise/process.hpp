@@ -52,6 +52,14 @@ Captured run_capture(const std::vector<std::string>& argv, std::chrono::millisec
 // child's status there.
 void note_reaped(pid_t pid, int status);
 
+// At the agent's exit: every child still re-parented to it (it is a subreaper), e.g. a daemon
+// that left the host's process group, gets SIGKILL. Reaps what has exited first (statuses go to
+// note_reaped); without a child left it does not scan /proc.
+void kill_orphans();
+
+// waitpid(pid) for at most `limit` (a process just SIGKILLed: not left a zombie).
+void reap_within(pid_t pid, std::chrono::milliseconds limit);
+
 // The current environment minus `drop` (names), plus `add` ("K=V", replacing same names).
 std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add);
 

@@ -240,7 +240,7 @@ class Runner {
     bool staged = false;
     try {
       if (!store::same_credentials(next, *prepared_->creds.in_use())) {
-        staged = sup_.rotates_by_reload() && stage(next);
+        staged = sup_.rotates_by_reload() && prepared_->stage(c_, next, nats_version::parse(sup_.nats_version()));
         if (!staged) prepared_->creds.commit(next);
       }
     } catch (const std::exception& e) {
@@ -251,45 +251,17 @@ class Runner {
     feed(done);
   }
 
-  // For a move by config reload: the credentials in the other slot, then the config naming them.
-  // False (nothing changed) when that config cannot be made: the usual commit follows.
-  bool stage(const store::Candidate& next) {
-    std::string conf;
-    try {
-      conf = prepared_->config_naming(c_, prepared_->creds.other_path(), nats_version::parse(sup_.nats_version()));
-    } catch (const std::exception& e) {
-      log_->warn("cannot render the config for a move by reload ({}); the leaf moves at the hub's expiry", e.what());
-      return false;
-    }
-    prepared_->creds.stage(next);
-    previous_conf_ = std::exchange(prepared_->nats_conf, std::move(conf));
-    try {
-      prepared_->rewrite_nats_conf();
-    } catch (...) {
-      prepared_->creds.unstage(next, /*keep_staged=*/false);
-      prepared_->nats_conf = std::move(previous_conf_);
-      throw;
-    }
-    staged_ = next;
-    return true;
-  }
-
   void do_action(const supervise::ForgetPreviousCredentials&) {
-    if (!prepared_) return;
-    prepared_->creds.forget_previous();
-    staged_.reset();
+    if (prepared_) prepared_->forget_previous();
   }
 
   void do_action(const supervise::UnstageCredentials& u) {
-    if (!prepared_ || !staged_) return;
+    if (!prepared_) return;
     try {
-      prepared_->creds.unstage(*staged_, u.keep_staged);
-      prepared_->nats_conf = std::move(previous_conf_);
-      prepared_->rewrite_nats_conf();
+      prepared_->unstage(u.keep_staged);
     } catch (const std::exception& e) {
       log_->error("cannot write the rotated credentials where the running nats-server reads them: {}", e.what());
     }
-    staged_.reset();
   }
 
   void refresh_failed(const std::string& why) {
@@ -392,20 +364,7 @@ class Runner {
     checks_.post([this, seq = check.seq]() -> Worker::Completion {
       health::LeafInfo info;
       const health::Report r = health::check_all(c_, true, &info, *local_client_);
-      supervise::CheckResult res;
-      res.seq = seq;
-      res.server_ok = r.server.ok;
-      res.healthz_ok = r.healthz.ok;
-      res.leaf_listed = r.leaf.ok;
-      res.client_ok = r.client.ok;
-      res.leaf_accepted = info.accepted;  // the hub's interest: the verdict (Supervisor::on_check)
-      res.upstream = info.upstream;
-      for (const auto* chk : {&r.server, &r.healthz, &r.leaf, &r.client}) {
-        if (!chk->ok) {
-          res.failure = chk->detail;
-          break;
-        }
-      }
+      const supervise::CheckResult res = health::check_result(seq, r, info);
       return [this, r, res] {
         // For troubleshooting readiness (agent.log_level = "trace"): what each check saw.
         log_->trace("check {}: healthz {} listed {} accepted {} client {}{}", res.seq, res.healthz_ok, res.leaf_listed,
@@ -498,7 +457,7 @@ class Runner {
     if (prewarm_) {  // never got a config: the bootstrap failed or was stopped
       if (!prewarm_exited_) {
         prewarm_->kill();
-        reap_within(prewarm_->pid(), 200ms);  // not left a zombie for a PID 1 that does not reap
+        process::reap_within(prewarm_->pid(), 200ms);  // not left a zombie for a PID 1 that does not reap
       }
       prewarm::Server::remove_fifo(prewarm_->conf_path());
       ::close(prewarm_->output_fd());
@@ -528,38 +487,11 @@ class Runner {
     return code_;
   }
 
-  static void reap_within(pid_t pid, std::chrono::milliseconds limit) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (::waitpid(pid, nullptr, WNOHANG) == 0 && std::chrono::steady_clock::now() < end) ::usleep(1000);
-  }
-
   // Nothing the host started outlives the agent's normal exit: its process group, and every
-  // orphan re-parented to us (the agent is a subreaper), e.g. a daemon that left the group.
+  // orphan re-parented to us.
   void kill_leftovers() {
     host_.signal_leftovers(SIGKILL);
-    // Without a child left (the usual stop: nats-server and the host reaped) there is nothing to
-    // look for; the scan of /proc cost each stop a few milliseconds of CPU on a busy node.
-    pid_t reaped;
-    int status = 0;
-    while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      process::note_reaped(reaped, status);  // a worker job's short command (nats-server -t) waits for it
-    }
-    if (reaped < 0 && errno == ECHILD) return;
-    const std::string me = std::to_string(::getpid());
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream stat(it->path() / "stat");
-      std::string line;
-      if (!std::getline(stat, line)) continue;
-      const size_t close = line.rfind(')');  // "pid (comm) state ppid ..."; comm may hold spaces
-      if (close == std::string::npos) continue;
-      std::istringstream rest(line.substr(close + 2));
-      std::string state, ppid;
-      rest >> state >> ppid;
-      if (ppid == me) ::kill(std::stoi(name), SIGKILL);
-    }
+    process::kill_orphans();
   }
 
   HttpResponse serve(const std::string& path) {
@@ -594,8 +526,6 @@ class Runner {
   std::unique_ptr<prewarm::Server> prewarm_;       // exec'd at RunBootstrap, waiting for its config
   bool prewarm_exited_ = false;
   std::unique_ptr<prewarm::HandOver> handing_over_;  // adopted; its FIFO not yet drained
-  std::optional<store::Candidate> staged_;  // credentials staged for a move by reload, until it is confirmed
-  std::string previous_conf_;               // the config the running server read before the staging
   bool was_ready_ = false;                  // the first ready says how long the start took
 };
 

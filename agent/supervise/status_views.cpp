@@ -21,7 +21,7 @@ Json credentials_json(const View& v) {
   const auto& store = v.prepared->creds;
   const auto& in_use = *store.in_use();
   const auto& t = in_use.token;
-  Json cr = {{"subject", in_use.subject}, {"account", in_use.account}, {"source", store.origin()}};
+  Json cr = {{"subject", in_use.subject}, {"account", in_use.account}, {"source", store.origin()}, {"file", store.path()}};
   if (auto exp = t.expires()) cr["expires_at"] = format_utc(*exp), cr["expires_in_seconds"] = *exp - unix_now();
   else cr["expires_at"] = nullptr;
   if (!v.sup.auth_error().empty()) cr["refused"] = v.sup.auth_error();

@@ -55,7 +55,7 @@ TEST_CASE("store: a refresh taken but not yet committed leaves the file and its 
   CHECK_NOTHROW(store.verify());
 }
 
-TEST_CASE("store: the same account only; a file changed behind the store's back is refused before a restart") {
+TEST_CASE("store: the same account only, and a file changed behind the store's back is refused before a restart") {
   Hub hub;
   TempDir d;
   const std::string source = d / "leaf.creds";
@@ -84,7 +84,7 @@ TEST_CASE("store: the same account only; a file changed behind the store's back 
   CHECK(::stat(store.path().c_str(), &st) != 0);
 }
 
-TEST_CASE("store: staging writes the other slot and makes it the file in use; forget or unstage settles it") {
+TEST_CASE("store: staging writes the other slot and makes it the file in use, then forget or unstage settles it") {
   Hub hub;
   TempDir d;
   const std::string source = d / "leaf.creds";

@@ -37,7 +37,7 @@ TEST_CASE("child: its last lines are read after it is marked gone: no signal rea
   CHECK_FALSE(child.signal(SIGKILL));
 }
 
-TEST_CASE("child: a stop reaches its whole process group; an exec failure is an errno, nothing runs") {
+TEST_CASE("child: a stop reaches its whole process group, and an exec failure is an errno with nothing running") {
   leaf::EventLoop loop;
   leaf::Child child(loop);
   REQUIRE(child.start({"/bin/sh", "-c", "sleep 30 & sleep 30"}, leaf::process::environment({}, {})) == 0);

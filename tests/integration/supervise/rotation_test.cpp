@@ -234,9 +234,10 @@ TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and the 
   REQUIRE_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == next_subject; }, 5s), p->err());
   std::printf("rotation: ..data swap picked up after %lld ms\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()));
-  CHECK(leaf::creds::parse(read_file(a.state("upstream.creds"))).jwt ==
-        leaf::creds::parse(read_file(secret + "/leaf.creds")).jwt);
-  CHECK(file_mode(a.state("upstream.creds")) == 0600);
+  // The file nats-server reads (2.14+: the other slot, upstream.alt.creds).
+  const std::string in_use = a.status()["credentials"]["file"];
+  CHECK(leaf::creds::parse(read_file(in_use)).jwt == leaf::creds::parse(read_file(secret + "/leaf.creds")).jwt);
+  CHECK(file_mode(in_use) == 0600);
   // 2.14+: the leaf moves to them at once by a config reload. Before: the old credentials
   // expire, the hub drops the leaf, which comes back with the new ones.
   const bool by_reload = nats_version_of(leaf_nats()) >= std::array<int, 3>{2, 14, 0};
@@ -295,7 +296,7 @@ TEST_CASE("rotation: an HTTPS endpoint that hands out new credentials on each ca
   server.respond(200, nlohmann::json{{"creds", mint_user_creds(hub, "hub/lattice.nk", 3600, &second)}}.dump());
   p->signal(SIGHUP);
   REQUIRE_MESSAGE(wait_until([&] { return a.status()["credentials"]["subject"] == second; }, 15s), p->err());
-  CHECK(leaf::creds::parse(read_file(a.state("upstream.creds"))).jwt.find('.') != std::string::npos);
+  CHECK(leaf::creds::parse(read_file(a.status()["credentials"]["file"])).jwt.find('.') != std::string::npos);
   CHECK(a.status()["credentials"]["refreshes"]["ok"] == 1);
   CHECK(a.ready());
   // A nats-server restart now starts on the rotated file (its hash was updated), and connects as the new user.

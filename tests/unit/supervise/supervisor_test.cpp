@@ -1127,7 +1127,7 @@ void rotated_on(World& w, const std::string& release, bool staged) {
 }
 }  // namespace
 
-TEST_CASE("rotation: on 2.14+ refreshed credentials are staged and the leaf moved by a reload; the gap is measured") {
+TEST_CASE("rotation: on 2.14+ refreshed credentials are staged and the leaf moved by a reload, the gap measured") {
   World w(rotating());
   ready_with(w, 3600);
   w.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.15.1", "2.15.1")});
