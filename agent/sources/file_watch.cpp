@@ -60,7 +60,9 @@ void FileWatch::arm() {
   // Adding a watch for a path again gives the inode it names now: after a swap, the new folder.
   for (auto& d : dirs_) {
     const int wd = ::inotify_add_watch(fd_, d.path.c_str(), kMask);
-    if (wd >= 0) d.wd = wd;
+    if (wd < 0) continue;  // the folder is gone for a moment: the next event (or schedule) looks again
+    if (d.wd >= 0 && d.wd != wd) ::inotify_rm_watch(fd_, d.wd);  // the replaced folder's
+    d.wd = wd;
   }
 }
 

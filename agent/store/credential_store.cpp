@@ -63,9 +63,22 @@ void CredentialStore::stage(const Candidate& c) {
   fs::write_atomic(other_, std::string_view(c.text.data(), c.text.size()), 0600, fs::Durability::atomic_only);
   previous_ = path_;
   std::swap(path_, other_);
+  before_in_use_ = std::exchange(in_use_, std::nullopt);
+  before_origin_ = origin_;
+  before_sha256_ = sha256_;
   sha256_ = c.sha256;
   in_use_ = c.creds;
   origin_ = c.origin;
+}
+
+void CredentialStore::abandon_stage() {
+  if (previous_.empty()) return;
+  ::unlink(path_.c_str());
+  std::swap(path_, other_);
+  previous_.clear();
+  in_use_ = std::move(before_in_use_);
+  origin_ = before_origin_;
+  sha256_ = before_sha256_;
 }
 
 void CredentialStore::forget_previous() {
@@ -81,6 +94,10 @@ void CredentialStore::unstage(const Candidate& c, bool keep_staged) {
   std::swap(path_, other_);  // back to the previous slot, with the new credentials
   previous_.clear();
   if (!keep_staged) ::unlink(staged.c_str());
+}
+
+void CredentialStore::remove_other() const {
+  if (previous_.empty() && !other_.empty()) ::unlink(other_.c_str());
 }
 
 void CredentialStore::remove() const {

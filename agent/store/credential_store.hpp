@@ -60,12 +60,18 @@ class CredentialStore {
   void stage(const Candidate& c);
   // The move to the staged file is confirmed: the previous slot's file goes.
   void forget_previous();
+  // stage() undone before anything read the staged file (its config could not be written): the
+  // store is as before it, the staged file gone. Writes nothing.
+  void abandon_stage();
   // The move did not happen: the candidate goes into the previous slot too, which becomes the
   // file in use again. `keep_staged`: the other file stays (the server may have taken its path).
   void unstage(const Candidate& c, bool keep_staged);
   // Before nats-server is (re)started: the file must still be what commit() wrote (a regular
   // file of ours, same SHA-256); anything else is Error(Exit::credentials). Nothing committed: ok.
   void verify() const;
+  // The slot not in use goes (nothing reads it once nats-server runs a config naming path(): after
+  // a restart, at the agent's exit). Nothing while a move is staged.
+  void remove_other() const;
   // A start that failed leaves no credentials behind (either slot).
   void remove() const;
 
@@ -81,6 +87,9 @@ class CredentialStore {
   std::optional<creds::Checked> in_use_;
   std::string origin_;
   std::string sha256_;  // of the file as written; empty: nothing written yet
+  // What stage() replaced, for abandon_stage().
+  std::optional<creds::Checked> before_in_use_;
+  std::string before_origin_, before_sha256_;
 };
 
 }  // namespace leaf::store

@@ -218,12 +218,17 @@ bool Prepared::stage(const config::Config& c, const store::Candidate& next,
   try {
     rewrite_nats_conf();
   } catch (...) {
-    creds.unstage(next, /*keep_staged=*/false);
+    creds.abandon_stage();  // nothing read the staged file: as if never written
     nats_conf = std::move(previous_conf);
     throw;
   }
   staged = next;
   return true;
+}
+
+void Prepared::commit(const store::Candidate& next) {
+  creds.commit(next);
+  if (staged) staged = next;
 }
 
 void Prepared::forget_previous() {

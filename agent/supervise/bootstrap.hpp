@@ -64,6 +64,9 @@ struct Prepared {
   bool stage(const config::Config& c, const store::Candidate& next, const std::optional<nats_version::Version>& server);
   // The move is confirmed: the previous slot's file goes.
   void forget_previous();
+  // Refreshed credentials while a move is staged: they go into the staged slot (the file the
+  // config now names) and are what a fallback writes back.
+  void commit(const store::Candidate& next);
   // The move did not happen: the staged credentials go into the slot the running config reads, and
   // that config is written back. `keep_staged`: the staged file stays too.
   void unstage(bool keep_staged);

@@ -160,6 +160,7 @@ struct RunDiagnosis {};  // fetch, check (as at start), write atomically; answer
 struct SetReady {
   bool ready = false;
   std::string why;  // for the log: what became true or false
+  bool planned = false;  // not ready for a planned moment (a move to rotated credentials): logged at info
 };
 struct Log {
   enum Level { info, warn, error } level = info;

@@ -31,9 +31,19 @@ void Rotation::line(const NatsLine& l, bool rotated, const std::string& subject,
         fall_back("nats-server refused the config reload (" + l.message + ")", /*keep_staged=*/false, out);
       }
       return;
+    case NatsLineKind::auth_refused:
+      // The hub refuses the credentials the leaf moved to (revoked since they were checked?):
+      // the move is over; readiness reports the refusal, and the staged file is the one in use.
+      if (step_ == Step::reloading || step_ == Step::moving) end_move(step_ == Step::moving, out);
+      return;
     case NatsLineKind::auth_expired:
-      // The hub expired the JWT the leaf connected with; the file holds the rotated one.
-      if (rotated && step_ == Step::idle) {
+      // During a move: the old connection's end, as a close. Else the hub expired the JWT the
+      // leaf connected with, and the file holds the rotated one.
+      if (step_ != Step::idle) {
+        if (!closed_at_) closed_at_ = now;
+        return;
+      }
+      if (rotated) {
         step_ = Step::expiring;
         subject_ = subject;
         closed_at_ = now;
@@ -75,17 +85,34 @@ void Rotation::deadline(Actions& out) {
   // The old connection closed: the leaf moved, and its link is not back yet (the hub's matter,
   // which readiness reports); the move completes when it is.
   if (closed_at_) return;
-  fall_back(step_ == Step::reloading ? "nats-server did not confirm the config reload" : "the leaf kept its old connection after the config reload",
-            /*keep_staged=*/true, out);
+  if (step_ == Step::moving) {
+    ++s_.fallbacks;
+    s_.reload_refused = true;
+    // nats-server took the config naming the staged file, and kept the old connection: its next
+    // connect reads the staged file, which stays the one in use.
+    end_move(/*forget_previous=*/true, out);
+    out.push_back(Log{Log::warn, "nats-server took the config reload but kept the leaf's old connection; the leaf moves to "
+                                 "the rotated credentials when the hub expires the previous ones"});
+    return;
+  }
+  // No word from nats-server: whichever config it runs, after this reload of the one naming the
+  // previous file (which now holds the rotated credentials too) it reads that file.
+  fall_back("nats-server did not confirm the config reload", /*keep_staged=*/true, out);
+  out.push_back(SendSignal{ChildId::nats, SIGHUP});
+}
+
+void Rotation::end_move(bool forget_previous, Actions& out) {
+  step_ = Step::idle;
+  s_.moving = false;
+  closed_at_.reset();
+  out.push_back(CancelTimer{TimerKind::rotation});
+  if (forget_previous) out.push_back(ForgetPreviousCredentials{});
 }
 
 void Rotation::fall_back(const std::string& why, bool keep_staged, Actions& out) {
   ++s_.fallbacks;
   s_.reload_refused = true;
-  s_.moving = false;
-  step_ = Step::idle;
-  closed_at_.reset();
-  out.push_back(CancelTimer{TimerKind::rotation});
+  end_move(/*forget_previous=*/false, out);
   out.push_back(UnstageCredentials{keep_staged});
   out.push_back(Log{Log::warn, why + "; the leaf moves to the rotated credentials when the hub expires the previous "
                                      "ones (set credentials.rotate = \"expiry\" to skip the reload)"});
@@ -104,6 +131,7 @@ void Rotation::server_exited(Actions& out) {
 void Rotation::stop(Actions& out) {
   out.push_back(CancelTimer{TimerKind::rotation});
   step_ = Step::idle;
+  s_.moving = false;
 }
 
 }  // namespace leaf::supervise

@@ -45,6 +45,7 @@ class Rotation {
 
  private:
   void fall_back(const std::string& why, bool keep_staged, Actions& out);
+  void end_move(bool forget_previous, Actions& out);
   void done(const char* mechanism, TimePoint now, Actions& out);
 
   enum class Step { idle, reloading, moving, expiring };

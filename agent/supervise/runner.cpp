@@ -241,7 +241,7 @@ class Runner {
     try {
       if (!store::same_credentials(next, *prepared_->creds.in_use())) {
         staged = sup_.rotates_by_reload() && prepared_->stage(c_, next, nats_version::parse(sup_.nats_version()));
-        if (!staged) prepared_->creds.commit(next);
+        if (!staged) prepared_->commit(next);
       }
     } catch (const std::exception& e) {
       return refresh_failed(e.what());
@@ -287,6 +287,7 @@ class Runner {
       try {
         prepared_->rewrite_nats_conf();
         prepared_->creds.verify();
+        if (!prepared_->staged) prepared_->creds.remove_other();  // a fallback's copy: the config names the other
       } catch (const Error& e) {
         return feed(supervise::ChildExited{ChildId::nats, 1, e.what()});
       }
@@ -393,7 +394,8 @@ class Runner {
       log_->info("ready: {}{}", s.why, first && after ? " (" + std::to_string(after->count()) + " ms after start)" : "");
     } else {
       ::unlink(path.c_str());
-      log_->warn("not ready: {}", s.why);
+      if (s.planned) log_->info("not ready: {} (moving to rotated credentials)", s.why);
+      else log_->warn("not ready: {}", s.why);
     }
   }
 
@@ -464,6 +466,9 @@ class Runner {
       prewarm_.reset();
     }
     handing_over_.reset();
+    // One credentials file stays, the one nats.conf names (a move by reload still staged: the staged one).
+    if (prepared_ && prepared_->staged) prepared_->forget_previous();
+    if (prepared_) prepared_->creds.remove_other();
     // A start that failed leaves nothing behind; a run that stopped, its local chain (it dies with
     // the agent; init leaves it: another process runs the server).
     if (prepared_ && !init_only_) {

@@ -26,8 +26,10 @@ Json credentials_json(const View& v) {
   else cr["expires_at"] = nullptr;
   if (!v.sup.auth_error().empty()) cr["refused"] = v.sup.auth_error();
   const auto& rs = v.sup.refresh();
-  const auto wall = [&v](supervise::TimePoint t) {
-    return format_utc(unix_now() + std::chrono::duration_cast<std::chrono::seconds>(t - v.now).count());
+  const auto wall = [&v](supervise::TimePoint t) {  // the loop's time as wall time, rounded to the second
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+    const auto at_ms = now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - v.now);
+    return format_utc((at_ms.count() + 500) / 1000);
   };
   cr["refreshable"] = v.config.credentials.source != "env";
   cr["next_refresh_at"] = rs.next_at ? Json(wall(*rs.next_at)) : Json();

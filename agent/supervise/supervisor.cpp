@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
 #include "agent/core/duration.hpp"
 
@@ -223,8 +224,12 @@ void Supervisor::on_diagnosed(const UpstreamDiagnosed& d, Actions& out) {
 
 void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
   ready_ = ready;
-  out.push_back(SetReady{ready, why});
+  // The old connection's close during a move to rotated credentials is planned: the link is back
+  // within milliseconds; no restart backoff or leaf_down clock is touched by it.
+  const bool planned = !ready && rotation_.state().moving && phase_ != Phase::stopping;
+  out.push_back(SetReady{ready, why, planned});
   if (ready) {
+    const bool after_move = std::exchange(planned_drop_, false);
     phase_ = Phase::ready;
     rotation_.ready(now_, out);  // a move to rotated credentials completes
     const bool first = !ever_ready_;
@@ -235,7 +240,7 @@ void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
       out.push_back(CancelTimer{TimerKind::diagnose});
       diagnosis_ = {};
     }
-    out.push_back(Schedule{TimerKind::stable, p_.stable_after});
+    if (!after_move) out.push_back(Schedule{TimerKind::stable, p_.stable_after});  // (still running)
     out.push_back(CancelTimer{TimerKind::leaf_down});
     leaf_down_since_.reset();
     if (p_.has_host && !host_started_) {
@@ -244,6 +249,11 @@ void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
     }
   } else {
     if (phase_ != Phase::stopping) phase_ = ever_ready_ ? Phase::degraded : Phase::starting;
+    if (planned) {
+      planned_drop_ = true;
+      return;
+    }
+    planned_drop_ = false;
     out.push_back(CancelTimer{TimerKind::stable});
     if (p_.leaf_down_restart.count() > 0 && phase_ == Phase::degraded && !leaf_down_since_) {
       leaf_down_since_ = now_;

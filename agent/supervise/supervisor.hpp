@@ -83,6 +83,7 @@ class Supervisor {
   bool running_[kChildren] = {false, false};
   bool term_sent_[kChildren] = {false, false};
   bool restart_requested_ = false;
+  bool planned_drop_ = false;  // not ready only for a move to rotated credentials (set_ready)
   bool diagnosis_in_flight_ = false;
   int restarts_ = 0, restarts_since_stable_ = 0;
   int exit_code_ = 0;

@@ -210,6 +210,41 @@ TEST_CASE("rotation: signer credentials living 20 s are refreshed across three e
   CHECK(p->stop() == 0);
 }
 
+// Found by a hostile review: a second refresh while a move by reload was staged went into the
+// staged file, the fallback then wrote the older candidate back, and the next nats-server restart
+// refused "a file replaced by someone else" (exit 6). On releases without the move, the same
+// sequence is two plain refreshes.
+TEST_CASE("rotation: a refresh during a move that then falls back leaves the credentials a restart accepts") {
+  Hub hub;
+  AgentSetup a(hub);
+  a.toml["credentials"] = {{"source", "\"signer\""},
+                           {"account_seed_file", AgentSetup::quote(hub.file("hub/lattice-signing.nk"))},
+                           {"account", AgentSetup::quote(hub.lattice_account())},
+                           {"ttl", "\"1h\""}};
+  auto p = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  const pid_t nats = a.status()["nats_server"]["pid"].get<pid_t>();
+  REQUIRE(::kill(nats, SIGSTOP) == 0);  // the reload waits: the move cannot complete
+  p->signal(SIGHUP);
+  REQUIRE(wait_until([&] { return a.status()["credentials"]["refreshes"]["ok"] == 1; }, 10s));
+  p->signal(SIGHUP);  // a second refresh while the first one's move is staged
+  REQUIRE(wait_until([&] { return a.status()["credentials"]["refreshes"]["ok"] == 2; }, 10s));
+  const std::string subject = a.status()["credentials"]["subject"];
+  std::this_thread::sleep_for(6s);  // past rotation_timeout: the fallback, where the move was staged
+  REQUIRE(::kill(nats, SIGCONT) == 0);
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 15s), p->err());
+  ::kill(nats, SIGKILL);  // a restart verifies the file it starts on
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready() && a.status()["nats_server"]["restarts"] == 1; }, 30s), p->err());
+  CHECK(p->running());
+  const auto st = a.status();
+  CHECK(st["credentials"]["subject"] == subject);
+  CHECK(leaf::creds::parse(read_file(st["credentials"]["file"])).jwt.find('.') != std::string::npos);
+  CHECK(p->err().find("changed or replaced by someone else") == std::string::npos);
+  CHECK(p->stop() == 0);
+  // One credentials file is left, the one the config names.
+  CHECK((file_mode(a.state("upstream.creds")) == -1) != (file_mode(a.state("upstream.alt.creds")) == -1));
+}
+
 TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and the leaf moves to it") {
   Hub hub;
   AgentSetup a(hub);

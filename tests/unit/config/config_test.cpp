@@ -138,6 +138,14 @@ TEST_CASE("config: upstream.ping_interval and ping_max: defaults 20s x 3, whole 
   CHECK(error_of([] { config::load("[upstream]\nping_max = \"3\"\n", "a.toml", {}, {}); }) == "a.toml:2: upstream.ping_max must be an integer");
 }
 
+TEST_CASE("config: credentials.rotate is auto (the default) or expiry") {
+  CHECK(config::load(kBase, "x", {}, {}).credentials.rotate == "auto");
+  CHECK(config::load(kBase, "x", {}, {{"credentials.rotate", "expiry"}}).credentials.rotate == "expiry");
+  CHECK(config::load(kBase, "x", {{"LEAF_AGENT_CREDENTIALS_ROTATE", "expiry"}}, {}).credentials.rotate == "expiry");
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"credentials.rotate", "reload"}}); })
+            .rfind("credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can) or \"expiry\"", 0) == 0);
+}
+
 TEST_CASE("config: the remote options of newer nats-server releases, and the release to write for") {
   const auto err = [](const char* key, const char* value) {
     return error_of([&] { config::load(kBase, "x", {}, {{key, value}}); });

@@ -1174,14 +1174,28 @@ TEST_CASE("rotation: a refused reload falls back to the expiry, and later rotati
                   "for LeafNode); the leaf moves to the rotated credentials when the hub expires the previous ones"));
 }
 
-TEST_CASE("rotation: an old connection still up after rotation_timeout falls back, keeping both files") {
+TEST_CASE("rotation: an old connection still up after rotation_timeout: the move ends as the server left it") {
+  // nats-server took the reload (its "Reloaded" line) and kept the old connection: its next
+  // connect reads the staged file, which stays the one in use.
   World w(rotating());
   rotated_on(w, "2.15.1", true);
   w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
   w.advance(5s);
-  CHECK(w.unstaged == std::vector<bool>{true});
-  CHECK(logged(w, "the leaf kept its old connection after the config reload; the leaf moves to the rotated credentials when "
-                  "the hub expires the previous ones (set credentials.rotate = \"expiry\" to skip the reload)"));
+  CHECK(w.unstaged.empty());
+  CHECK(w.forgets == 1);
+  CHECK(w.sup.rotation().fallbacks == 1);
+  CHECK_FALSE(w.sup.rotation().moving);
+  CHECK(logged(w, "nats-server took the config reload but kept the leaf's old connection"));
+  // No word at all: the previous file gets the rotated credentials too, and a reload of the
+  // config naming it makes sure that is the file the server reads.
+  World mute(rotating());
+  rotated_on(mute, "2.15.1", true);
+  mute.signals.clear();
+  mute.advance(5s);
+  CHECK(mute.unstaged == std::vector<bool>{true});
+  CHECK(mute.signals == std::vector<std::pair<ChildId, int>>{{ChildId::nats, SIGHUP}});
+  CHECK(logged(mute, "nats-server did not confirm the config reload; the leaf moves to the rotated credentials when the hub "
+                     "expires the previous ones (set credentials.rotate = \"expiry\" to skip the reload)"));
   // A close after the reload is a move under way: the deadline then waits for the link.
   World slow(rotating());
   rotated_on(slow, "2.15.1", true);
@@ -1192,6 +1206,24 @@ TEST_CASE("rotation: an old connection still up after rotation_timeout falls bac
   slow.feed(slow.good());
   slow.feed(slow.good());
   CHECK(slow.sup.rotation().by_reload == 1);
+}
+
+TEST_CASE("rotation: the hub refusing the new credentials ends the move, and the planned drop touches no restart clock") {
+  Policy p = rotating();
+  p.leaf_down_restart = 30s;
+  p.stable_after = 3h;  // still running at the rotation (2400 s in)
+  World w(p);
+  rotated_on(w, "2.15.1", true);
+  w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  w.feed(LogLine{line_of(NatsLineKind::leaf_closed, "127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed")});
+  CHECK_FALSE(w.sup.ready());
+  CHECK(w.pending(TimerKind::stable));         // a planned drop: the stable period goes on
+  CHECK_FALSE(w.pending(TimerKind::leaf_down));
+  w.feed(LogLine{line_of(NatsLineKind::auth_refused, "127.0.0.1:7422 - lid:6 - Leafnode Error 'Authorization Violation'")});
+  CHECK_FALSE(w.sup.rotation().moving);
+  CHECK(w.forgets == 1);  // the server runs the config naming the staged file
+  CHECK_FALSE(w.pending(TimerKind::rotation));
+  CHECK(w.sup.auth_error().find("Authorization Violation") != std::string::npos);
 }
 
 TEST_CASE("rotation: before 2.14, or with rotate = expiry, the leaf moves at the hub's expiry, measured too") {
