@@ -16,6 +16,7 @@
 #include "agent/core/nkeys.hpp"
 #include "agent/core/text.hpp"
 #include "agent/io/fs.hpp"
+#include "agent/io/poll_wait.hpp"
 
 #include "agent/config/local_boundary.hpp"
 #include "agent/supervise/local_tls_client.hpp"
@@ -25,21 +26,8 @@ namespace leaf::health {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-int ms_left(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
-
-// Waits for `events` on fd until the deadline; false on timeout or error.
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  pollfd p{fd, events, 0};
-  for (;;) {
-    const int n = ::poll(&p, 1, ms_left(deadline));
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return false;
-  }
-}
+using io::ms_left;
+using io::wait_for;
 
 struct Fd {
   int fd = -1;

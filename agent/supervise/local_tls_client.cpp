@@ -20,6 +20,7 @@
 #include "agent/core/c_ptr.hpp"
 #include "agent/core/error.hpp"
 #include "agent/core/text.hpp"
+#include "agent/io/poll_wait.hpp"
 
 namespace leaf::health {
 namespace {
@@ -27,19 +28,8 @@ using Clock = std::chrono::steady_clock;
 using CtxPtr = Ptr<SSL_CTX, SSL_CTX_free>;
 using SslPtr = Ptr<SSL, SSL_free>;
 
-int ms_left(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return left > 0 ? static_cast<int>(left) : 0;
-}
-
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  pollfd p{fd, events, 0};
-  for (;;) {
-    const int n = ::poll(&p, 1, ms_left(deadline));
-    if (n > 0) return true;
-    if (n == 0 || errno != EINTR) return false;
-  }
-}
+using io::ms_left;
+using io::wait_for;
 
 std::string ssl_reason() {
   char buf[256] = "";
