@@ -103,15 +103,6 @@ creds::Checked check_for_leaf(const Fetched& f, const config::Config& c, std::in
   return ok;
 }
 
-std::vector<std::string> secret_env_names(const config::Config& c) {
-  if (c.source() != config::Source::env) return {};
-  std::vector<std::string> out;
-  for (const auto* n : {&c.credentials.creds_env, &c.credentials.jwt_env, &c.credentials.seed_env}) {
-    if (!n->empty()) out.push_back(*n);
-  }
-  return out;
-}
-
 std::vector<std::string> child_env_drop(const config::Config& c) {
   // Whatever the source: a seed exported beside source = "file" (or left over from a switch of
   // source) is a secret all the same.

@@ -29,13 +29,10 @@ Fetched fetch(const config::Config& c, const config::Environment& env, std::int6
 // allowed_connection_types when the JWT limits them; lifetime left above credentials.min_lifetime.
 creds::Checked check_for_leaf(const Fetched& f, const config::Config& c, std::int64_t now);
 
-// Environment variables the configured source reads its secrets from (wiped once read).
-std::vector<std::string> secret_env_names(const config::Config& c);
-
 // Every environment variable that must never reach nats-server or the host, whatever
 // credentials.source is: the env source's variables as configured and as they are by default
 // (NATS_JWT, NATS_SEED), credentials.creds_env, and the secret-bearing LEAF_AGENT_* variables
-// (LEAF_AGENT_CREDENTIALS_URL). A superset of secret_env_names(c); no duplicates. The agent
+// (LEAF_AGENT_CREDENTIALS_URL); no duplicates. The agent
 // removes them from its own environment at start (children inherit nothing of them); a child's
 // environment is built without them too: process::environment(child_env_drop(c), add).
 std::vector<std::string> child_env_drop(const config::Config& c);
