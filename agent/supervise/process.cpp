@@ -223,7 +223,13 @@ std::vector<std::string> environment(const std::vector<std::string>& drop, const
     const std::string kv(*e);
     if (!skip.count(kv.substr(0, kv.find('=')))) out.push_back(kv);
   }
-  out.insert(out.end(), add.begin(), add.end());
+  // A name given twice in `add` (the host's NATS_URL, from the runner and from the local
+  // boundary) is set once: the later value.
+  std::set<std::string> seen;
+  const size_t kept = out.size();
+  for (auto it = add.rbegin(); it != add.rend(); ++it) {
+    if (seen.insert(it->substr(0, it->find('='))).second) out.insert(out.begin() + static_cast<std::ptrdiff_t>(kept), *it);
+  }
   return out;
 }
 

@@ -60,7 +60,8 @@ void kill_orphans();
 // waitpid(pid) for at most `limit` (a process just SIGKILLed: not left a zombie).
 void reap_within(pid_t pid, std::chrono::milliseconds limit);
 
-// The current environment minus `drop` (names), plus `add` ("K=V", replacing same names).
+// The current environment minus `drop` (names), plus `add` ("K=V", replacing same names; a name
+// given twice in `add` is set once, to its later value).
 std::vector<std::string> environment(const std::vector<std::string>& drop, const std::vector<std::string>& add);
 
 // Splits a byte stream into lines; call feed() with each read, flush() at EOF.

@@ -98,3 +98,15 @@ TEST_CASE("process: a spawn failing at its second pipe leaks no descriptor") {
   CAPTURE(r.err);
   CHECK(r.code == 0);
 }
+
+TEST_CASE("process: a child's environment sets each name once, an added one over the agent's, the later of two added") {
+  ::setenv("LEAF_TEST_ENV_A", "from-agent", 1);
+  const auto env = leaf::process::environment({"LEAF_TEST_ENV_DROP"}, {"LEAF_TEST_ENV_A=first", "LEAF_TEST_ENV_B=b",
+                                                                       "LEAF_TEST_ENV_A=second"});
+  ::unsetenv("LEAF_TEST_ENV_A");
+  std::vector<std::string> a;
+  for (const auto& kv : env) {
+    if (kv.rfind("LEAF_TEST_ENV_", 0) == 0) a.push_back(kv);
+  }
+  CHECK(a == std::vector<std::string>{"LEAF_TEST_ENV_B=b", "LEAF_TEST_ENV_A=second"});
+}
