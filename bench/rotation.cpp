@@ -78,12 +78,9 @@ int main(int argc, char** argv) {
 
   Hub hub;
   AgentSetup a(hub);
-  a.toml["credentials"] = {{"source", "\"signer\""},
-                           {"account_seed_file", AgentSetup::quote(hub.file("hub/lattice-signing.nk"))},
-                           {"account", AgentSetup::quote(hub.lattice_account())},
-                           {"ttl", "\"20s\""},
-                           {"min_lifetime", "\"2s\""},
-                           {"rotate", AgentSetup::quote(mode)}};
+  a.use_signer_source("20s");
+  a.toml["credentials"]["min_lifetime"] = "\"2s\"";
+  a.toml["credentials"]["rotate"] = AgentSetup::quote(mode);
   auto p = a.start();
   if (!wait_until([&] { return a.ready(); }, 30s)) {
     std::fprintf(stderr, "bench_rotation: the agent did not become ready:\n%s\n", p->err().c_str());

@@ -89,10 +89,7 @@ TEST_CASE("sources: env (JWT + seed, and a whole creds text) reaches ready and t
 TEST_CASE("sources: signer mints a LEAFNODE-only user from an account signing key") {
   Hub hub;
   AgentSetup a(hub);
-  a.toml["credentials"] = {{"source", "\"signer\""},
-                           {"account_seed_file", AgentSetup::quote(hub.file("hub/lattice-signing.nk"))},
-                           {"account", AgentSetup::quote(hub.lattice_account())},
-                           {"ttl", "\"1h\""}};
+  a.use_signer_source("1h");
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   const Result inspect = agent({"creds", "inspect", "--json", a.state("upstream.creds")});

@@ -65,6 +65,13 @@ struct AgentSetup {
     toml["credentials"]["file"] = quote(other / "hub/leaf.creds");
   }
 
+  // Credentials minted by the signer source from the hub's lattice signing key, living `ttl`.
+  void use_signer_source(const std::string& ttl) {
+    toml["credentials"] = {{"source", "\"signer\""},
+                           {"account_seed_file", quote(hub.file("hub/lattice-signing.nk"))},
+                           {"account", quote(hub.lattice_account())},
+                           {"ttl", quote(ttl)}};
+  }
   // Credentials from the http source at `e` (start() with no_proxy() as its environment).
   void use_http_source(const CredsEndpoint& e) {
     toml["credentials"] = {{"source", "\"http\""}, {"url", quote(e.url())}, {"http_ca_file", quote(e.ca_file())}};

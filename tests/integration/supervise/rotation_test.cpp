@@ -78,11 +78,8 @@ std::string metric(const AgentSetup& a, const std::string& line_start) {
 TEST_CASE("rotation: signer credentials living 20 s are refreshed across three expiries, traffic keeps flowing") {
   Hub hub;
   AgentSetup a(hub);
-  a.toml["credentials"] = {{"source", "\"signer\""},
-                           {"account_seed_file", AgentSetup::quote(hub.file("hub/lattice-signing.nk"))},
-                           {"account", AgentSetup::quote(hub.lattice_account())},
-                           {"ttl", "\"20s\""},
-                           {"min_lifetime", "\"2s\""}};
+  a.use_signer_source("20s");
+  a.toml["credentials"]["min_lifetime"] = "\"2s\"";
   const auto release = nats_version_of(leaf_nats());
   const bool by_reload = release >= std::array<int, 3>{2, 14, 0};
   auto p = a.start();
@@ -217,10 +214,7 @@ TEST_CASE("rotation: signer credentials living 20 s are refreshed across three e
 TEST_CASE("rotation: a refresh during a move that then falls back leaves the credentials a restart accepts") {
   Hub hub;
   AgentSetup a(hub);
-  a.toml["credentials"] = {{"source", "\"signer\""},
-                           {"account_seed_file", AgentSetup::quote(hub.file("hub/lattice-signing.nk"))},
-                           {"account", AgentSetup::quote(hub.lattice_account())},
-                           {"ttl", "\"1h\""}};
+  a.use_signer_source("1h");
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
   const pid_t nats = a.status()["nats_server"]["pid"].get<pid_t>();
