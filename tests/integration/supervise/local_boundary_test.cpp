@@ -4,22 +4,12 @@
 
 #include "agent/core/creds.hpp"
 #include "agent_support.hpp"
+#include "leaf_traffic.hpp"
 
 using namespace harness;
 
 namespace {
 
-
-// Requests `subject` until answered (interest crosses the leaf asynchronously).
-std::string request(natsConnection* nc, const char* subject, const char* data) {
-  natsMsg* reply = nullptr;
-  natsStatus s = NATS_TIMEOUT;
-  for (int i = 0; i < 50 && s != NATS_OK; ++i) s = natsConnection_RequestString(&reply, nc, subject, data, 200);
-  if (s != NATS_OK) return "(no reply: " + std::string(natsStatus_GetText(s)) + ")";
-  std::string out(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
-  natsMsg_Destroy(reply);
-  return out;
-}
 
 // A host that turns the credentials it was given in its environment into a creds file (as the
 // wasmCloud host would use them), records the other variants, and waits to be stopped.
@@ -144,34 +134,11 @@ TEST_CASE("local.auth = jwt: the host's local permissions are enforced by the le
   REQUIRE_MESSAGE(host->ok(), (host->error + "\n" + agent->err()));
   auto hub_client = nats_connect(hub.client_url(), hub.file("hub/client.creds"), hub.file("hub/ca.pem"));
   REQUIRE(hub_client->ok());
-  natsSubscription* sub = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&sub, hub_client->conn, ">") == NATS_OK);
-  natsConnection_Flush(hub_client->conn);
-  // Wait until the hub's interest reached the leaf: an allowed subject arrives.
-  natsMsg* msg = nullptr;
-  bool open_seen = false;
-  for (int i = 0; i < 50 && !open_seen; ++i) {
-    natsConnection_PublishString(host->conn, "open.x", "ok");
-    natsConnection_Flush(host->conn);
-    while (natsSubscription_NextMsg(&msg, sub, 100) == NATS_OK) {
-      open_seen = open_seen || std::string(natsMsg_GetSubject(msg)) == "open.x";
-      natsMsg_Destroy(msg);
-    }
-  }
-  REQUIRE(open_seen);
-  natsConnection_PublishString(host->conn, "secret.x", "leak");
-  natsConnection_PublishString(host->conn, "open.y", "after");
-  natsConnection_Flush(host->conn);
-  bool secret_seen = false, after_seen = false;
-  while (natsSubscription_NextMsg(&msg, sub, 1000) == NATS_OK) {
-    const std::string subject = natsMsg_GetSubject(msg);
-    secret_seen = secret_seen || subject == "secret.x";
-    after_seen = after_seen || subject == "open.y";
-    natsMsg_Destroy(msg);
-  }
-  CHECK(after_seen);  // the stream went on past the denied message...
-  CHECK_FALSE(secret_seen);  // ...which the leaf dropped
-  natsSubscription_Destroy(sub);
+  // Once the hub's interest reached the leaf (an allowed subject arrives):
+  const PublishSeen seen = publish_through_leaf(host->conn, hub_client->conn, "open.x", "secret.x", "open.y");
+  REQUIRE(seen.open);
+  CHECK(seen.after);          // the stream went on past the denied message...
+  CHECK_FALSE(seen.denied);   // ...which the leaf dropped
   CHECK(a.status()["local"]["auth"]["host_permissions"]["pub"]["deny"] == nlohmann::json::array({"secret.>"}));
 }
 

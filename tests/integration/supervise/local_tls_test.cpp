@@ -6,6 +6,7 @@
 
 #include "agent/preflight/pki.hpp"
 #include "agent_support.hpp"
+#include "leaf_traffic.hpp"
 
 using namespace harness;
 
@@ -39,16 +40,6 @@ std::unique_ptr<NatsConn> tls_connect(const std::string& url, const std::string&
     c->conn = nullptr;
   }
   return c;
-}
-
-std::string request(natsConnection* nc, const char* subject, const char* data) {
-  natsMsg* reply = nullptr;
-  natsStatus s = NATS_TIMEOUT;
-  for (int i = 0; i < 50 && s != NATS_OK; ++i) s = natsConnection_RequestString(&reply, nc, subject, data, 200);
-  if (s != NATS_OK) return "(no reply: " + std::string(natsStatus_GetText(s)) + ")";
-  std::string out(natsMsg_GetData(reply), natsMsg_GetDataLength(reply));
-  natsMsg_Destroy(reply);
-  return out;
 }
 
 // The 2.x host as `wash host` is started behind the agent: its flags from the agent's variables.
@@ -192,33 +183,11 @@ TEST_CASE("local.auth = tls: the host's local permissions are enforced by the le
   REQUIRE(hub_client->ok());
 
   // Publish: the hub sees open.*, never secret.*.
-  natsSubscription* sub = nullptr;
-  REQUIRE(natsConnection_SubscribeSync(&sub, hub_client->conn, ">") == NATS_OK);
-  natsConnection_Flush(hub_client->conn);
+  const PublishSeen seen = publish_through_leaf(host->conn, hub_client->conn, "open.x", "secret.x", "open.y");
+  REQUIRE(seen.open);
+  CHECK(seen.after);
+  CHECK_FALSE(seen.denied);
   natsMsg* msg = nullptr;
-  bool open_seen = false;
-  for (int i = 0; i < 50 && !open_seen; ++i) {
-    natsConnection_PublishString(host->conn, "open.x", "ok");
-    natsConnection_Flush(host->conn);
-    while (natsSubscription_NextMsg(&msg, sub, 100) == NATS_OK) {
-      open_seen = open_seen || std::string(natsMsg_GetSubject(msg)) == "open.x";
-      natsMsg_Destroy(msg);
-    }
-  }
-  REQUIRE(open_seen);
-  natsConnection_PublishString(host->conn, "secret.x", "leak");
-  natsConnection_PublishString(host->conn, "open.y", "after");
-  natsConnection_Flush(host->conn);
-  bool secret_seen = false, after_seen = false;
-  while (natsSubscription_NextMsg(&msg, sub, 1000) == NATS_OK) {
-    const std::string subject = natsMsg_GetSubject(msg);
-    secret_seen = secret_seen || subject == "secret.x";
-    after_seen = after_seen || subject == "open.y";
-    natsMsg_Destroy(msg);
-  }
-  CHECK(after_seen);
-  CHECK_FALSE(secret_seen);
-  natsSubscription_Destroy(sub);
 
   // Subscribe: allowed open.>, refused other.> (a message published to it never arrives).
   natsSubscription *allowed = nullptr, *refused = nullptr;
