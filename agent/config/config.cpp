@@ -55,6 +55,7 @@ const std::vector<Field>& fields() {
       STR("upstream", "compression", upstream.compression),
       STR("upstream", "first_info_timeout", upstream.first_info_timeout),
       STR("upstream", "dial_timeout", upstream.dial_timeout),
+      STR("upstream", "reconnect", upstream.reconnect),
       STR("credentials", "source", credentials.source),
       STR("credentials", "file", credentials.file),
       STR("credentials", "jwt_env", credentials.jwt_env),
@@ -339,6 +340,17 @@ std::string remote_timeout(const std::string& text, const char* key) {
 std::string Config::first_info_timeout() const { return remote_timeout(upstream.first_info_timeout, "upstream.first_info_timeout"); }
 std::string Config::dial_timeout() const { return remote_timeout(upstream.dial_timeout, "upstream.dial_timeout"); }
 
+std::optional<std::chrono::milliseconds> Config::reconnect() const {
+  if (upstream.reconnect.empty()) return std::nullopt;
+  const auto d = parse_duration(upstream.reconnect);
+  // Under 10 ms the leaf would dial a hub that is away in a tight loop.
+  if (!d || *d < std::chrono::milliseconds(10) || *d > std::chrono::minutes(10)) {
+    throw config_error("upstream.reconnect must be a duration from 10ms to 10m (e.g. \"100ms\"), or unset for "
+                       "nats-server's default of 1s, not \"" + upstream.reconnect + "\"");
+  }
+  return *d;
+}
+
 int Config::ping_max() const {
   const std::string& t = upstream.ping_max;
   char* end = nullptr;
@@ -552,6 +564,7 @@ void validate(const Config& c, bool probe_only) {
   }
   (void)c.first_info_timeout();
   (void)c.dial_timeout();
+  (void)c.reconnect();
   if (c.credentials.rotate != "auto" && c.credentials.rotate != "expiry") {
     throw config_error("credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can) or "
                        "\"expiry\" (when the hub expires the old credentials), not \"" + c.credentials.rotate + "\"");

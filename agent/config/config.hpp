@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ struct Upstream {
   std::string compression;
   std::string first_info_timeout;
   std::string dial_timeout;
+  // leafnodes.reconnect: how long the leaf waits before it dials the hub again after its link
+  // closed ("" leaves nats-server's default, 1 s). It is the whole gap of a rotation the hub's
+  // expiry ends (2.9 to 2.13), so "100ms" cuts that gap tenfold; the price is a dial that often
+  // while the hub is away. 2.9 takes whole seconds only.
+  std::string reconnect;
 };
 
 struct Credentials {
@@ -128,6 +134,7 @@ struct Config {
   int ping_max() const;                         // upstream.ping_max: 1 .. 100
   std::string first_info_timeout() const;       // upstream.first_info_timeout as Go duration text, or ""
   std::string dial_timeout() const;             // upstream.dial_timeout as Go duration text, or ""
+  std::optional<std::chrono::milliseconds> reconnect() const;  // upstream.reconnect: 10ms .. 10m; nullopt: unset
 };
 
 // At most this many upstream URLs: more is a mistake (and each is probed and logged).

@@ -62,6 +62,11 @@ void check_options(const config::Config& c, const Version& v, const std::string&
                          v.str() + "; remove the option or run nats-server " + g.since.str() + " or later");
     }
   }
+  // 2.9 reads leafnodes.reconnect as whole seconds: a shorter or fractional wait cannot be said.
+  if (const auto r = c.reconnect(); r && !reconnect_is_duration(v) && r->count() % 1000 != 0) {
+    throw config_error("upstream.reconnect = \"" + c.upstream.reconnect + "\" needs nats-server >= 2.10, but " + server +
+                       " is v" + v.str() + ", which takes whole seconds; use \"1s\" or more, or run nats-server 2.10 or later");
+  }
 }
 
 bool reconnect_is_duration(const std::optional<Version>& v) { return !v || *v >= Version{2, 10, 0}; }

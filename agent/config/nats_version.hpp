@@ -5,8 +5,9 @@
 // leafnode.go, and checked against Debian's 2.9.10, 2.10.27 and 2.15.1):
 //   - leafnodes.reconnect: whole seconds up to 2.9 (a string crashes 2.9.10); a duration from 2.10
 //     (a bare number is a warning there, and the warning makes `nats-server -t` exit 1). The
-//     built-in template leaves it out (the server's default is 1 s in every release); templates
-//     that set it use the reconnect_duration section (render.hpp), rendered for the version.
+//     built-in template writes it only when upstream.reconnect is set (the server's default is 1 s
+//     in every release); templates use the reconnect_duration section (render.hpp), rendered for
+//     the version.
 //   - remote options added later (gated below): refused with a clear error on an older server.
 #pragma once
 
@@ -44,7 +45,7 @@ const std::vector<Gate>& gates();
 const Gate* first_gated_option(const config::Config& c);
 
 // Throws Error(Exit::config) naming the first option set in `c` that nats-server `v` lacks, and
-// the release it needs. `server`: how to name the binary in the message.
+// the release it needs; also an upstream.reconnect under a second, or not whole seconds, for 2.9. `server`: how to name the binary in the message.
 void check_options(const config::Config& c, const Version& v, const std::string& server);
 
 // Whether `v` takes leafnodes.reconnect as a duration ("1s": 2.10 and later) rather than whole

@@ -213,16 +213,21 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   d.set("monitor", config::parse_listen(c.local.monitor, "local.monitor").str());
   d.set("jetstream_dir", l.jetstream);
   d.set("creds_file", creds_file.empty() ? l.creds : creds_file);
-  // leafnodes.reconnect, for templates that set it (the built-in one leaves it at 1 s, every
-  // release's default): 2.10+ take a duration, reconnect_duration ("1s", false on 2.9); 2.9 whole
-  // seconds, reconnect_seconds. Every value is escaped for a quoted string, so the template
-  // chooses the form (the README shows the two sections).
+  // leafnodes.reconnect: upstream.reconnect, or the 1 s every release defaults to, for templates
+  // that set it; the built-in one writes it only when upstream.reconnect is set (reconnect_set).
+  // 2.10+ take a duration, reconnect_duration ("1s", false on 2.9); 2.9 whole seconds,
+  // reconnect_seconds (check_options refused anything else). Every value is escaped for a quoted
+  // string, so the template chooses the form (the README shows the two sections).
+  const auto reconnect = c.reconnect();
+  const long long reconnect_ms = reconnect ? reconnect->count() : 1000;
   if (nats_version::reconnect_is_duration(server)) {
-    d.set("reconnect_duration", "1s");
+    d.set("reconnect_duration", reconnect_ms % 1000 == 0 ? std::to_string(reconnect_ms / 1000) + "s"
+                                                         : std::to_string(reconnect_ms) + "ms");
   } else {
     d.set("reconnect_duration", false);
   }
-  d.set("reconnect_seconds", "1");
+  d.set("reconnect_seconds", std::to_string(std::max(1LL, reconnect_ms / 1000)));
+  d.set("reconnect_set", reconnect.has_value());
   d.set("nats_version", server ? server->str() : std::string());
   d.set("tls_timeout_seconds", "5");
   d.set("ping_interval", std::to_string(c.ping_interval().count()) + "s");

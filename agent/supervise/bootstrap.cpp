@@ -269,14 +269,15 @@ Prepared run(Context& ctx, Prepared locked) {
   Prepared p = std::move(locked);
 
   // 2. What the config names, and the config nats-server will get. The server's release matters
-  //    to the config only for a user template (reconnect_duration) and for options some releases
-  //    lack; `init` asks it anyway (it runs -t, and says which server the files are for). `run`
+  //    to the config only for a user template or upstream.reconnect (whole seconds on 2.9) and for
+  //    options some releases lack; `init` asks it anyway (it runs -t, and says which server the files are for). `run`
   //    with the built-in template and no such option asks nothing (`nats-server --version` costs 8
   //    to 12 ms): the server names its release in its start-up banner (the supervisor reads it).
   //    `init` may be told the release outright (agent.nats_version: the official image of another
   //    release runs the files); `run` writes for the binary it runs, whatever that says.
   const auto named = ctx.thorough ? nats_version::parse(c.agent.nats_version) : std::nullopt;
-  const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || nats_version::first_gated_option(c));
+  const bool needs_version = !c.dev() && (ctx.thorough || !c.agent.template_path.empty() || c.reconnect() ||
+                                          nats_version::first_gated_option(c));
   std::future<std::optional<nats_version::Version>> asked;
   if (needs_version) asked = std::async(std::launch::async, [&c, &ctx] { return server_version(c, ctx.cancelled); });
   check_files(ctx);

@@ -104,6 +104,26 @@ TEST_CASE("templates: every variant of the built-in templates is a config nats-s
       CHECK(r.out.empty());
     }
   }
+
+  // upstream.reconnect: whole seconds on every release; under a second only where the release
+  // takes a duration (2.10+), refused on 2.9 before anything is written.
+  auto slow = leaf;
+  slow["upstream.reconnect"] = "\"2s\"";
+  check_variant("leaf, upstream.reconnect = 2s", slow, dir, dir / "state");
+  CHECK(read_file(dir / "rendered.conf").find(v >= std::array<int, 3>{2, 10, 0} ? "  reconnect: \"2s\"\n" : "  reconnect: 2\n") !=
+        std::string::npos);
+  auto quick = leaf;
+  quick["upstream.reconnect"] = "\"50ms\"";
+  if (v >= std::array<int, 3>{2, 10, 0}) {
+    check_variant("leaf, upstream.reconnect = 50ms", quick, dir, dir / "state");
+  } else {
+    write_file(dir / "quick.toml", "[upstream]\nurls = [\"tls://127.0.0.1:17422\"]\nreconnect = \"50ms\"\n[credentials]\nfile = " +
+                                      q(dir / "hub/leaf.creds") + "\n", 0644);
+    const Result r = agent({"render", "-c", dir / "quick.toml", "--state-dir", dir / "state"});
+    CHECK(r.code == 3);
+    CHECK_MESSAGE(r.err.find("upstream.reconnect = \"50ms\" needs nats-server >= 2.10") != std::string::npos, r.err);
+    CHECK(r.out.empty());
+  }
 }
 
 TEST_CASE("templates: a template of the user's that sets reconnect is written for the release that runs it") {

@@ -209,6 +209,40 @@ TEST_CASE("render: for the nats-server release that runs it (2.9 to 2.15)") {
   CHECK(error_of([&] { render_leaf(c); }).find("render --nats-version") != std::string::npos);
 }
 
+TEST_CASE("render: upstream.reconnect is written for the release, whole seconds on 2.9") {
+  using nats_version::Version;
+  config::Config c = leaf_config();
+  const auto builtin = [&c](std::optional<Version> v) {
+    return render::nats_config(c, render::builtin_template(c), "builtin", "x", nullptr, v);
+  };
+  c.upstream.reconnect = "50ms";
+  CHECK(builtin(Version{2, 10, 27}).find("leafnodes {\n  reconnect: \"50ms\"\n  remotes = [") != std::string::npos);
+  CHECK(builtin(Version{2, 15, 1}).find("  reconnect: \"50ms\"\n") != std::string::npos);
+  CHECK(builtin(std::nullopt).find("  reconnect: \"50ms\"\n") != std::string::npos);  // unknown: a duration
+  // 2.9 reads whole seconds only: a shorter wait is refused, naming the fix, before anything is written.
+  CHECK(error_of([&] { builtin(Version{2, 9, 10}); }) ==
+        "upstream.reconnect = \"50ms\" needs nats-server >= 2.10, but the nats-server it is rendered for is v2.9.10, "
+        "which takes whole seconds; use \"1s\" or more, or run nats-server 2.10 or later");
+  c.upstream.reconnect = "1500ms";
+  CHECK(error_of([&] { builtin(Version{2, 9, 10}); }).rfind("upstream.reconnect = \"1500ms\" needs nats-server >= 2.10", 0) == 0);
+  CHECK(builtin(Version{2, 10, 0}).find("  reconnect: \"1500ms\"\n") != std::string::npos);
+  c.upstream.reconnect = "2s";
+  CHECK(builtin(Version{2, 9, 10}).find("leafnodes {\n  reconnect: 2\n  remotes = [") != std::string::npos);
+  CHECK(builtin(Version{2, 10, 27}).find("  reconnect: \"2s\"\n") != std::string::npos);
+  // A user template's reconnect sections carry the configured value too.
+  const std::string tmpl = "listen: \"{{listen}}\"\n# {{#reconnect_duration}}d={{reconnect_duration}}{{/reconnect_duration}} s={{reconnect_seconds}}\n";
+  CHECK(render::nats_config(c, tmpl, "t", "x", nullptr, Version{2, 9, 10}).find("\n#  s=2\n") != std::string::npos);
+  CHECK(render::nats_config(c, tmpl, "t", "x", nullptr, Version{2, 10, 27}).find("\n# d=2s s=2\n") != std::string::npos);
+  // Out of range: refused by the config's own check, the same words from every command.
+  for (const char* bad : {"5ms", "0", "11m", "fast", "-1s"}) {
+    c.upstream.reconnect = bad;
+    CAPTURE(bad);
+    CHECK(error_of([&] { (void)c.reconnect(); }) ==
+          std::string("upstream.reconnect must be a duration from 10ms to 10m (e.g. \"100ms\"), or unset for nats-server's "
+                      "default of 1s, not \"") + bad + "\"");
+  }
+}
+
 TEST_CASE("nats_version: parse what --version and the banner print, compare releases") {
   using nats_version::Version;
   CHECK(nats_version::parse("nats-server: v2.10.27\n") == Version{2, 10, 27});
