@@ -6,7 +6,7 @@
 //            lost_down=<n> lost_per_rotation=<x> longest_loss_ms=<up>/<down> agent_gap_ms=<last>
 // Longest loss: from the sending of the last message delivered before a run of lost ones to that
 // of the first delivered after (a stall with nothing lost is no gap).
-//   bench_rotation --leaf-nats PATH [--hub-nats PATH] [--rotate auto|expiry] [--rotations 3] [--rate 100]
+//   bench_rotation --leaf-nats PATH [--hub-nats PATH] [--rotate auto|expiry] [--reconnect 50ms] [--rotations 3] [--rate 100]
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   const std::string leaf = arg(argc, argv, "--leaf-nats", "nats-server");
   const std::string hub_bin = arg(argc, argv, "--hub-nats", leaf);
   const std::string mode = arg(argc, argv, "--rotate", "auto");
+  const std::string reconnect = arg(argc, argv, "--reconnect", "");  // upstream.reconnect; "": the server's 1 s
   const int rotations = std::atoi(arg(argc, argv, "--rotations", "3").c_str());
   const int rate = std::atoi(arg(argc, argv, "--rate", "100").c_str());
   ::setenv("LEAF_AGENT_AGENT_NATS_SERVER", leaf.c_str(), 1);
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
   a.use_signer_source("20s");
   a.toml["credentials"]["min_lifetime"] = "\"2s\"";
   a.toml["credentials"]["rotate"] = AgentSetup::quote(mode);
+  if (!reconnect.empty()) a.toml["upstream"]["reconnect"] = AgentSetup::quote(reconnect);
   auto p = a.start();
   if (!wait_until([&] { return a.ready(); }, 30s)) {
     std::fprintf(stderr, "bench_rotation: the agent did not become ready:\n%s\n", p->err().c_str());

@@ -53,6 +53,16 @@ Judgement Readiness::end_connection(const std::string& why) {
   return j;
 }
 
+Judgement Readiness::hub_ends_connection(const std::string& why) {
+  // The hub's refusal or expiry ends this connection; its close line follows. A check begun
+  // before either line may still list it on /leafz (with a 50 ms reconnect, one completed a
+  // rotation at 0 ms): none counts until the next connection's first line.
+  Judgement j = lose_leaf(why);
+  leaf_closed_ = true;
+  fresh_after_seq_ = check_seq_;
+  return j;
+}
+
 Judgement Readiness::lose_leaf(const std::string& why) {
   accepted_line_ = false;
   fast_checks_left_ = 0;  // refused: the fast checks were looking for an acceptance that will not come
@@ -83,7 +93,7 @@ Judgement Readiness::line(const NatsLine& l, bool rotated, const std::string& su
         out.push_back(Log{Log::info, "the hub expired the previous credentials; the leaf reconnects with the rotated ones (user " +
                                          subject + ")"});
         want_check(out);
-        return lose_leaf("the leaf reconnects with rotated credentials");
+        return hub_ends_connection("the leaf reconnects with rotated credentials");
       }
       [[fallthrough]];
     case NatsLineKind::auth_refused: {
@@ -94,7 +104,7 @@ Judgement Readiness::line(const NatsLine& l, bool rotated, const std::string& su
       if (msg != auth_error_) out.push_back(Log{Log::error, msg});
       auth_error_ = msg;
       want_check(out);
-      return lose_leaf(msg);  // whatever /leafz lists now is being refused
+      return hub_ends_connection(msg);  // whatever /leafz lists now is being refused
     }
     case NatsLineKind::leaf_rejected:
       // Not accepted, whatever its INFO made the leaf log: nothing about this connection counts.

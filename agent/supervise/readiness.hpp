@@ -46,6 +46,7 @@ class Readiness {
  private:
   void next_check(bool ready, Actions& out);
   void begin_fast_checks(Millis first, int count);  // checks at first, 2x first, 4x ... (next_check)
+  Judgement hub_ends_connection(const std::string& why);
   Judgement lose_leaf(const std::string& why);      // it is gone or refused: not ready
   Judgement end_connection(const std::string& why); // closed or rejected: /leafz is stale until the next
 

@@ -1226,6 +1226,29 @@ TEST_CASE("rotation: the hub refusing the new credentials ends the move, and the
   CHECK(w.sup.auth_error().find("Authorization Violation") != std::string::npos);
 }
 
+// Found by the rotation bench (upstream.reconnect = "50ms"): a check begun before the hub's
+// expiry line answered after it, still listing the old connection, and completed the move with a
+// gap of 0 ms.
+TEST_CASE("rotation: a check begun before the hub expired the old JWT is about the old connection") {
+  World w(rotating());
+  rotated_on(w, "2.10.27", false);
+  if (!w.check_outstanding) w.feed(TimerFired{TimerKind::check});
+  REQUIRE(w.check_outstanding);
+  w.feed(LogLine{line_of(NatsLineKind::auth_expired, "127.0.0.1:7422 - lid:5 - Leafnode Error 'User Authentication Expired'")});
+  CHECK_FALSE(w.sup.ready());
+  w.feed(w.good());  // begun before the expiry: /leafz still listed the old connection
+  CHECK_FALSE(w.sup.ready());
+  CHECK(w.sup.rotation().by_expiry == 0);
+  w.feed(LogLine{line_of(NatsLineKind::leaf_closed, "127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed")});
+  w.advance(55ms);
+  w.feed(LogLine{line_of(NatsLineKind::leaf_connected, "127.0.0.1:7422 - lid:6 - Leafnode connection created")});
+  w.feed(w.good());
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+  CHECK(w.sup.rotation().by_expiry == 1);
+  CHECK(w.sup.rotation().last_gap == 55ms);
+}
+
 TEST_CASE("rotation: before 2.14, or with rotate = expiry, the leaf moves at the hub's expiry, measured too") {
   World w(rotating());
   rotated_on(w, "2.10.27", false);
