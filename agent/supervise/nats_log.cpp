@@ -105,4 +105,30 @@ NatsLine classify_nats_line(std::string_view line) {
   return out;
 }
 
+LineThrottle::Verdict LineThrottle::admit(std::string_view message, TimePoint now) {
+  if (message.find("lid:") == std::string_view::npos) return {};
+  std::string shape;
+  shape.reserve(message.size());
+  for (char c : message) {
+    if (c >= '0' && c <= '9') {
+      if (shape.empty() || shape.back() != '#') shape.push_back('#');
+    } else {
+      shape.push_back(c);
+    }
+  }
+  // A hub's words vary little; a flood of distinct shapes would be something else: start over
+  // rather than grow (at worst a few lines more are printed).
+  if (shapes_.size() >= 256 && !shapes_.count(shape)) shapes_.clear();
+  auto [it, fresh] = shapes_.try_emplace(std::move(shape), Seen{now, 0});
+  if (fresh) return {};
+  Seen& s = it->second;
+  if (now - s.printed_at < window_) {
+    ++s.held_back;
+    return {false, 0};
+  }
+  Verdict v{true, s.held_back};
+  s = Seen{now, 0};
+  return v;
+}
+
 }  // namespace leaf::supervise

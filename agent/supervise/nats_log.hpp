@@ -2,8 +2,11 @@
 // at its level and hands the classification to the Supervisor.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace leaf::supervise {
 
@@ -38,5 +41,30 @@ struct NatsLine {
 // Parses "[1234] 2026/11/22 16:25:43.117540 [INF] message" (2.9 and later); any other line is
 // kept whole at info level.
 NatsLine classify_nats_line(std::string_view line);
+
+// How often the runner prints a leaf connection's lines. nats-server logs each connect attempt
+// of a leaf the hub refuses, three lines per attempt, every leafnodes.reconnect: 3 a second by
+// default, 60 a second with upstream.reconnect = "50ms", for as long as the refusal lasts. Every
+// line still reaches the supervisor; a line with a "lid:" whose shape (its digits aside) was
+// printed less than `window` ago is counted instead, and the next one printed says how many.
+class LineThrottle {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  explicit LineThrottle(std::chrono::milliseconds window = std::chrono::seconds(30)) : window_(window) {}
+
+  struct Verdict {
+    bool print = true;
+    std::uint64_t held_back = 0;  // lines of this shape not printed since it last was
+  };
+  Verdict admit(std::string_view message, TimePoint now);
+
+ private:
+  struct Seen {
+    TimePoint printed_at;
+    std::uint64_t held_back = 0;
+  };
+  std::chrono::milliseconds window_;
+  std::unordered_map<std::string, Seen> shapes_;  // bounded: see admit()
+};
 
 }  // namespace leaf::supervise

@@ -418,7 +418,10 @@ class Runner {
     supervise::NatsLine l = supervise::classify_nats_line(raw);
     static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
                                                            spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
-    logging::nats_server()->log(levels[static_cast<int>(l.level)], l.message);
+    if (const auto v = nats_lines_.admit(l.message, loop_.now()); v.print) {
+      logging::nats_server()->log(levels[static_cast<int>(l.level)], v.held_back == 0 ? l.message
+                                  : l.message + " [" + std::to_string(v.held_back) + " more like it since the last one shown]");
+    }
     feed(supervise::LogLine{std::move(l)});
   }
 
@@ -531,6 +534,7 @@ class Runner {
   std::unique_ptr<prewarm::Server> prewarm_;       // exec'd at RunBootstrap, waiting for its config
   bool prewarm_exited_ = false;
   std::unique_ptr<prewarm::HandOver> handing_over_;  // adopted; its FIFO not yet drained
+  supervise::LineThrottle nats_lines_;                 // a refused leaf's lines, at most one per shape a window
   bool was_ready_ = false;                  // the first ready says how long the start took
 };
 

@@ -100,3 +100,28 @@ TEST_CASE("nats_log: the lines of nats-server 2.10 to 2.15 (as 2.10.27 and 2.15.
   CHECK(classify_nats_line(std::string(p) + "127.0.0.1:5555 - cid:9 - \"Version: 9.9.9\" - x").kind == NatsLineKind::other);
   CHECK(classify_nats_line("[1] 2026/12/04 19:18:31.215000 [WRN] Version: 9.9.9").kind == NatsLineKind::other);
 }
+
+TEST_CASE("nats_log: a refused leaf's lines are printed once per shape and window, the rest counted") {
+  using namespace std::chrono_literals;
+  LineThrottle t(30s);
+  const LineThrottle::TimePoint t0{};
+  const auto refused = [](int lid) {
+    return "127.0.0.1:7422 - lid:" + std::to_string(lid) + " - Leafnode Error 'Authorization Violation'";
+  };
+  CHECK(t.admit(refused(5), t0).print);
+  // Attempts every 50 ms: held back, whatever the connection id.
+  for (int i = 1; i <= 40; ++i) CHECK_FALSE(t.admit(refused(5 + i), t0 + i * 50ms).print);
+  // Another shape is its own: the close line of the same attempts.
+  CHECK(t.admit("127.0.0.1:7422 - lid:6 - Leafnode connection closed: Client Closed - Account: $G", t0 + 50ms).print);
+  // A window later the next one is printed, with the count of those held back.
+  const auto v = t.admit(refused(99), t0 + 30s);
+  CHECK(v.print);
+  CHECK(v.held_back == 40);
+  CHECK_FALSE(t.admit(refused(100), t0 + 30s + 50ms).print);
+  // Lines without a connection id are never held back: the banner of a restart, reload lines.
+  for (int i = 0; i < 3; ++i) CHECK(t.admit("Reloaded server configuration", t0 + i * 1ms).print);
+  for (int i = 0; i < 3; ++i) CHECK(t.admit("Version:  2.10.27", t0 + i * 1ms).print);
+  // A flood of distinct shapes does not grow without bound: it starts over.
+  for (int i = 0; i < 1000; ++i) t.admit("lid:1 " + std::string(static_cast<size_t>(i % 300 + 1), 'x'), t0);
+  CHECK(t.admit(refused(7), t0 + 1s).print);  // forgotten in the start-over: printed again
+}
