@@ -565,9 +565,10 @@ void validate(const Config& c, bool probe_only) {
   (void)c.first_info_timeout();
   (void)c.dial_timeout();
   (void)c.reconnect();
-  if (c.credentials.rotate != "auto" && c.credentials.rotate != "expiry") {
-    throw config_error("credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can) or "
-                       "\"expiry\" (when the hub expires the old credentials), not \"" + c.credentials.rotate + "\"");
+  if (c.credentials.rotate != "auto" && c.credentials.rotate != "toggle" && c.credentials.rotate != "expiry") {
+    throw config_error("credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can), "
+                       "\"toggle\" (by disabling and enabling its remote, nats-server 2.12+) or \"expiry\" (when the hub "
+                       "expires the old credentials), not \"" + c.credentials.rotate + "\"");
   }
   if (c.source() == Source::file) {
     if (cr.file.empty()) throw config_error("credentials.file is required when credentials.source = \"file\"");

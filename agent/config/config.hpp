@@ -59,8 +59,9 @@ struct Credentials {
   std::string min_lifetime = "5m";  // refuse credentials that expire sooner than this
   std::string refresh_at = "2/3";   // refresh at this fraction of the lifetime (exp - iat): "2/3", "0.5", "75%"
   // How the leaf moves to refreshed credentials: "auto", the quickest means the running
-  // nats-server offers (a config reload on 2.14+, else the hub's expiry of the old ones);
-  // "expiry", always the latter.
+  // nats-server offers (2.14+: a reload naming the other credentials file; 2.12 and 2.13: two
+  // reloads disabling and enabling the remote; before: the hub's expiry of the old ones);
+  // "toggle", the two reloads on any 2.12+; "expiry", always the hub's expiry.
   std::string rotate = "auto";
 };
 

@@ -73,4 +73,6 @@ bool reconnect_is_duration(const std::optional<Version>& v) { return !v || *v >=
 
 bool reload_replaces_remote(const Version& v) { return v >= Version{2, 14, 0}; }
 
+bool reload_toggles_remote(const Version& v) { return v >= Version{2, 12, 0}; }
+
 }  // namespace leaf::nats_version

@@ -58,4 +58,10 @@ bool reconnect_is_duration(const std::optional<Version>& v);
 // Before, it refuses such a reload ("config reload not supported for LeafNode") and applies nothing.
 bool reload_replaces_remote(const Version& v);
 
+// Whether a config reload of `v` that sets a leaf remote's `disabled` closes its connection, and
+// one that clears it dials the hub at once (no leafnodes.reconnect wait): 2.12 and later (v2.12.8
+// reload.go, leafNodeOption.Apply: connectToRemoteLeafNode(remote, true); checked on a 2.12.8
+// built from its tag and on Debian's 2.15.1). Before, `disabled` is no remote option.
+bool reload_toggles_remote(const Version& v);
+
 }  // namespace leaf::nats_version

@@ -197,7 +197,8 @@ void check_local_tls(const config::Config& c, const std::string& out, const std:
 
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
                         const std::string& machine_name, const local_boundary::Chain* local,
-                        const std::optional<nats_version::Version>& server, const std::string& creds_file) {
+                        const std::optional<nats_version::Version>& server, const std::string& creds_file,
+                        bool remote_disabled) {
   if (server) {
     nats_version::check_options(c, *server, "the nats-server it is rendered for");
   } else if (const auto* g = nats_version::first_gated_option(c)) {
@@ -228,6 +229,8 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   }
   d.set("reconnect_seconds", std::to_string(std::max(1LL, reconnect_ms / 1000)));
   d.set("reconnect_set", reconnect.has_value());
+  // The first of a move by toggle's two reloads (2.12+ only: no release before has the key).
+  d.set("remote_disabled", remote_disabled);
   d.set("nats_version", server ? server->str() : std::string());
   d.set("tls_timeout_seconds", "5");
   d.set("ping_interval", std::to_string(c.ping_interval().count()) + "s");

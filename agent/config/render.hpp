@@ -73,9 +73,11 @@ const char* builtin_template(const config::Config& c);
 // and options that release lacks are refused (nats_version::check_options). Unknown (nullopt): the
 // built-in templates need no version unless a gated option is set, which is then refused.
 // `creds_file`: the credentials file the remote names ("": the layout's upstream.creds).
+// `remote_disabled`: the section of that name is on (the built-in template's remote gets
+// `disabled: true`): the first reload of a move by toggle (supervise/rotation.hpp).
 std::string nats_config(const config::Config& c, const std::string& tmpl, const std::string& template_name,
                         const std::string& machine_name, const local_boundary::Chain* local = nullptr,
                         const std::optional<nats_version::Version>& server = std::nullopt,
-                        const std::string& creds_file = "");
+                        const std::string& creds_file = "", bool remote_disabled = false);
 
 }  // namespace leaf::render

@@ -244,6 +244,24 @@ void Prepared::unstage(bool keep_staged) {
   rewrite_nats_conf();
 }
 
+bool Prepared::prepare_toggle(const config::Config& c, const std::optional<nats_version::Version>& server) {
+  try {
+    disabled_conf = render::nats_config(c, template_text, template_name, machine_name(), &local,
+                                        server ? server : server_version, "", /*remote_disabled=*/true);
+  } catch (const std::exception& e) {
+    logging::agent()->warn("cannot render the config for a move by toggle ({}); the leaf moves at the hub's expiry", e.what());
+    return false;
+  }
+  if (disabled_conf != nats_conf) return true;
+  logging::agent()->warn("{} has no remote_disabled section: the leaf moves to rotated credentials at the hub's expiry "
+                         "(see the README, credential rotation)", template_name);
+  return false;
+}
+
+void Prepared::switch_remote(bool enabled) const {
+  fs::write_atomic(layout.nats_conf, enabled ? nats_conf : disabled_conf, 0600, fs::Durability::atomic_only);
+}
+
 void Prepared::remove_written(const config::Config& c) const {
   creds.remove();
   if (local.enabled()) local_boundary::remove_files(c);

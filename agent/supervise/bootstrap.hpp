@@ -71,6 +71,14 @@ struct Prepared {
   // that config is written back. `keep_staged`: the staged file stays too.
   void unstage(bool keep_staged);
 
+  // A move by toggle (supervise/rotation.hpp): nats_conf again with the leaf's remote disabled,
+  // kept for switch_remote. False when that config cannot be made, or is nats_conf itself (a
+  // template of the user's without the remote_disabled section): the leaf moves at the expiry.
+  bool prepare_toggle(const config::Config& c, const std::optional<nats_version::Version>& server);
+  // nats.conf with the remote disabled (`enabled` false) or as checked. Throws Error.
+  void switch_remote(bool enabled) const;
+  std::string disabled_conf;  // from prepare_toggle
+
   std::optional<store::Candidate> staged;  // until the move is confirmed or undone
   std::string previous_conf;               // the config the running server read before the staging
   // Removes what the start wrote: a start that failed leaves nothing behind.

@@ -34,7 +34,7 @@ enum class TimerKind {
   refresh,         // time to fetch fresh credentials (or retry a failed fetch)
   expiry_alarm,    // the credentials in use reach credentials.min_lifetime
   diagnose,        // not ready yet: check the upstream (again) to say why
-  rotation,        // a move to rotated credentials by config reload did not complete in time
+  rotation,        // a move to rotated credentials by config reload (or toggle) did not complete in time
 };
 
 struct Policy {
@@ -61,7 +61,8 @@ struct Policy {
   double refresh_fraction = 2.0 / 3.0;   // credentials.refresh_at
   Millis min_lifetime{300000};           // credentials.min_lifetime: below this, alarm
   Millis change_settle{200};             // a changed creds file is read this long after the last change
-  bool rotate_by_reload = true;          // credentials.rotate = "auto": move the leaf by reload where it can
+  enum class Rotate { automatic, toggle, expiry };
+  Rotate rotate = Rotate::automatic;     // credentials.rotate (rotation.hpp)
   Millis rotation_timeout{5000};         // a reload's move not begun by then falls back to the expiry
 };
 
@@ -118,6 +119,8 @@ struct CredentialsRefreshed {  // a RunRefresh finished
   CredsLife creds;          // when ok: written to the creds file, in use from the next leaf connect
   double jitter_draw = 0;   // uniform in [-1, 1]
   bool staged = false;      // written to the other slot with a config naming it: a reload moves the leaf
+  bool toggle = false;      // written in place, and a config with the remote disabled is ready: two
+                            // reloads move the leaf (SwitchRemote)
 };
 struct CredentialsSourceChanged {};
 // A RunDiagnosis finished: the upstream probed directly (DNS, TCP, TLS verified, NATS INFO).
@@ -174,12 +177,18 @@ struct ForgetPreviousCredentials {};
 struct UnstageCredentials {
   bool keep_staged = false;
 };
+// A move by toggle: nats.conf written with the leaf's remote disabled (`enabled` false) or as
+// checked (true, the config every restart reads). The SIGHUP that makes it count is its own action.
+struct SwitchRemote {
+  bool enabled = true;
+};
 struct Exit {
   int code = 0;
   std::string error;  // printed as the agent's last line when set
 };
 using Action = std::variant<RunBootstrap, CancelBootstrap, Spawn, SendSignal, Schedule, CancelTimer, RunCheck, SetReady,
-                            Log, Exit, RunRefresh, RunDiagnosis, ForgetPreviousCredentials, UnstageCredentials>;
+                            Log, Exit, RunRefresh, RunDiagnosis, ForgetPreviousCredentials, UnstageCredentials,
+                            SwitchRemote>;
 using Actions = std::vector<Action>;
 
 enum class Phase { bootstrapping, starting, ready, degraded, stopping, exited };

@@ -166,6 +166,8 @@ Judgement Readiness::line(const NatsLine& l, bool rotated, const std::string& su
     case NatsLineKind::server_version:
       nats_version_ = l.version;  // the running server's own word
       return j;
+    case NatsLineKind::reloaded:
+    case NatsLineKind::reload_failed:  // the rotation's (rotation.cpp): the connection's own lines follow
     case NatsLineKind::other: return j;
   }
   return j;

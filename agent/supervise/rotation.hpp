@@ -5,7 +5,12 @@
 //   connection's close and the new one's acceptance (readiness); a refused reload, or an old
 //   connection still up after rotation_timeout, falls back: the credentials go into the slot the
 //   running config reads, and the leaf moves at the hub's expiry of the old ones.
-//   Otherwise (2.9 to 2.13, or rotate = "expiry"): the hub expires the old JWT, the leaf
+//   2.12 and 2.13 ("auto"), or any 2.12+ (credentials.rotate = "toggle"): the credentials are
+//   written in place, then two reloads: one with the remote `disabled` (nats-server closes the
+//   connection), and once that is applied one with the config as checked (it dials at once, and
+//   reads the file). Whatever goes wrong ends with the config as checked written and applied: a
+//   leaf left disabled is the one outcome this must never have.
+//   Otherwise (2.9 to 2.11, or rotate = "expiry"): the hub expires the old JWT, the leaf
 //   reconnects `leafnodes.reconnect` later on the file that already holds the new one.
 // Either way the gap is measured: from the old connection's close to the new one's acceptance.
 #pragma once
@@ -19,10 +24,10 @@ namespace leaf::supervise {
 
 // What /status and /metrics show of the moves.
 struct RotationState {
-  std::string last_mechanism;      // "" (none yet), "reload" or "expiry"
+  std::string last_mechanism;      // "" (none yet), "reload", "toggle" or "expiry"
   std::optional<Millis> last_gap;  // the last move's time without an upstream link
-  int by_reload = 0, by_expiry = 0, fallbacks = 0;
-  bool moving = false;             // a move by reload is under way
+  int by_reload = 0, by_toggle = 0, by_expiry = 0, fallbacks = 0;
+  bool moving = false;             // a move by reload or toggle is under way
   bool reload_refused = false;     // this nats-server refused one: later moves wait for the expiry
 };
 
@@ -35,6 +40,10 @@ class Rotation {
   // leaf is up (else its next connect reads the file in use anyway).
   bool by_reload(const std::string& nats_version, bool leaf_up) const;
   void staged(const std::string& subject, TimePoint now, Actions& out);  // reload now
+  // Whether refreshed credentials, written in place, are to move the leaf by toggle now (the
+  // same conditions, for the releases and modes above).
+  bool by_toggle(const std::string& nats_version, bool leaf_up) const;
+  void toggle(const std::string& subject, TimePoint now, Actions& out);  // the first reload now
   void line(const NatsLine& l, bool rotated, const std::string& subject, TimePoint now, Actions& out);
   void ready(TimePoint now, Actions& out);   // the leaf is accepted again
   void deadline(Actions& out);               // TimerKind::rotation
@@ -47,8 +56,11 @@ class Rotation {
   void fall_back(const std::string& why, bool keep_staged, Actions& out);
   void end_move(bool forget_previous, Actions& out);
   void done(const char* mechanism, TimePoint now, Actions& out);
+  void toggle_failed(const std::string& why, bool reload, Actions& out);
 
-  enum class Step { idle, reloading, moving, expiring };
+  // reloading -> moving: a move by reload; disabling -> enabling -> enabled: by toggle.
+  enum class Step { idle, reloading, moving, expiring, disabling, enabling, enabled };
+  bool toggling() const { return step_ == Step::disabling || step_ == Step::enabling || step_ == Step::enabled; }
   const Policy& p_;
   RotationState s_;
   Step step_ = Step::idle;

@@ -86,7 +86,9 @@ class Runner {
     p.refreshable = !c_.dev() && c_.credentials.source != "env";
     p.refresh_fraction = c_.refresh_fraction();
     p.min_lifetime = c_.min_lifetime();
-    p.rotate_by_reload = c_.credentials.rotate == "auto";
+    p.rotate = c_.credentials.rotate == "toggle"   ? supervise::Policy::Rotate::toggle
+               : c_.credentials.rotate == "expiry" ? supervise::Policy::Rotate::expiry
+                                                   : supervise::Policy::Rotate::automatic;
     return p;
   }
 
@@ -237,22 +239,37 @@ class Runner {
 
   void commit_refresh(const store::Candidate& next) {
     if (!prepared_) return;
-    bool staged = false;
+    bool staged = false, toggle = false;
     try {
       if (!store::same_credentials(next, *prepared_->creds.in_use())) {
-        staged = sup_.rotates_by_reload() && prepared_->stage(c_, next, nats_version::parse(sup_.nats_version()));
-        if (!staged) prepared_->commit(next);
+        const auto server = nats_version::parse(sup_.nats_version());
+        staged = sup_.rotates_by_reload() && prepared_->stage(c_, next, server);
+        if (!staged) {
+          prepared_->commit(next);
+          toggle = sup_.rotates_by_toggle() && prepared_->prepare_toggle(c_, server);
+        }
       }
     } catch (const std::exception& e) {
       return refresh_failed(e.what());
     }
     supervise::CredentialsRefreshed done{true, "", life_of(next.creds, next.checked_at, next.origin), jitter_draw()};
     done.staged = staged;
+    done.toggle = toggle;
     feed(done);
   }
 
   void do_action(const supervise::ForgetPreviousCredentials&) {
     if (prepared_) prepared_->forget_previous();
+  }
+
+  void do_action(const supervise::SwitchRemote& s) {
+    if (!prepared_) return;
+    try {
+      prepared_->switch_remote(s.enabled);
+    } catch (const std::exception& e) {
+      // Disabling: the reload that follows applies the config as it was, and the move falls back.
+      log_->error("cannot write the config {} the leaf's remote: {}", s.enabled ? "enabling" : "disabling", e.what());
+    }
   }
 
   void do_action(const supervise::UnstageCredentials& u) {

@@ -44,7 +44,7 @@ Json credentials_json(const View& v) {
   cr["rotation"] = {{"mode", v.config.credentials.rotate},
                     {"last_mechanism", rot.last_mechanism.empty() ? Json() : Json(rot.last_mechanism)},
                     {"last_gap_ms", rot.last_gap ? Json(rot.last_gap->count()) : Json()},
-                    {"moves", {{"reload", rot.by_reload}, {"expiry", rot.by_expiry}}},
+                    {"moves", {{"reload", rot.by_reload}, {"toggle", rot.by_toggle}, {"expiry", rot.by_expiry}}},
                     {"fallbacks", rot.fallbacks},
                     {"moving", rot.moving},
                     {"reload_refused", rot.reload_refused}};
@@ -104,6 +104,7 @@ std::string metrics(const View& v) {
     m += "# HELP leaf_agent_credential_rotations_total moves of the leaf to rotated credentials, by mechanism\n"
          "# TYPE leaf_agent_credential_rotations_total counter\n"
          "leaf_agent_credential_rotations_total{mechanism=\"reload\"} " + std::to_string(rot.by_reload) + "\n"
+         "leaf_agent_credential_rotations_total{mechanism=\"toggle\"} " + std::to_string(rot.by_toggle) + "\n"
          "leaf_agent_credential_rotations_total{mechanism=\"expiry\"} " + std::to_string(rot.by_expiry) + "\n";
     if (rot.last_gap) {
       gauge("leaf_agent_credential_rotation_gap_seconds", "the last move's time without an upstream link",

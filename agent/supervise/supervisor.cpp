@@ -68,6 +68,7 @@ Actions Supervisor::on(const Event& e, TimePoint now) {
                  [&](const CredentialsRefreshed& r) {
                    refresh_.refreshed(r, now_, out);
                    if (r.ok && r.staged && phase_ != Phase::stopping) rotation_.staged(r.creds.subject, now_, out);
+                   if (r.ok && r.toggle && phase_ != Phase::stopping) rotation_.toggle(r.creds.subject, now_, out);
                  },
                  [&](const CredentialsSourceChanged&) { refresh_.source_changed(now_, out); },
                  [&](const UpstreamDiagnosed& d) { on_diagnosed(d, out); },

@@ -48,6 +48,10 @@ class Supervisor {
   bool rotates_by_reload() const {
     return phase_ != Phase::stopping && running(ChildId::nats) && rotation_.by_reload(nats_version(), ready_);
   }
+  // Whether refreshed credentials, written in place, are to move the leaf by toggle (rotation.hpp).
+  bool rotates_by_toggle() const {
+    return phase_ != Phase::stopping && running(ChildId::nats) && rotation_.by_toggle(nats_version(), ready_);
+  }
   // The running nats-server's release ("2.10.27"): from its banner, else from --version; "" unknown.
   const std::string& nats_version() const {
     return readiness_.nats_version().empty() ? nats_version_ : readiness_.nats_version();

@@ -63,6 +63,20 @@ std::chrono::milliseconds longest_loss(const std::vector<long>& received, const 
 
 // User creds for an account of the hub, minted with the library: `ttl` seconds from now.
 
+// How the leaf under test moves to rotated credentials with credentials.rotate = `rotate`
+// (rotation.hpp), and the agent's line that says it did.
+std::string mechanism_for(const std::string& rotate) {
+  const auto release = nats_version_of(leaf_nats());
+  if (rotate == "auto" && release >= std::array<int, 3>{2, 14, 0}) return "reload";
+  if (rotate != "expiry" && release >= std::array<int, 3>{2, 12, 0}) return "toggle";
+  return "expiry";
+}
+std::string moved_line(const std::string& mechanism) {
+  return mechanism == "reload"   ? ") by a config reload: "
+         : mechanism == "toggle" ? ") by two config reloads disabling and enabling its remote: "
+                                 : ") at the hub's expiry of the previous ones: ";
+}
+
 std::string metric(const AgentSetup& a, const std::string& line_start) {
   const std::string body = http_get(a.health_url("/metrics")).body;
   const auto at = body.find("\n" + line_start + " ");
@@ -73,19 +87,21 @@ std::string metric(const AgentSetup& a, const std::string& line_start) {
 }  // namespace
 
 namespace {
-// Issue #21: on nats-server 2.14+ the leaf moves to the rotated credentials by a config reload
-// well before the hub would expire the old ones (one TLS handshake without an upstream link); on
-// older releases at the hub's expiry, `leafnodes.reconnect` (1 s unless `reconnect` sets it)
-// without one. `quick`: a gap this short is expected on every release (the reload, or a
-// reconnect under 100 ms).
-void rotate_three_times_under_traffic(const std::string& reconnect, bool quick) {
+// Issue #21: the leaf moves to the rotated credentials well before the hub would expire the old
+// ones, one TLS handshake without an upstream link: on nats-server 2.14+ by a config reload naming
+// the other file, on 2.12+ by two reloads toggling the remote (`rotate` = "auto" on 2.12 and
+// 2.13, or "toggle"). Otherwise at the hub's expiry, `leafnodes.reconnect` (1 s unless
+// `reconnect` sets it) without one. `quick`: a reconnect under 100 ms, whatever the mechanism.
+void rotate_three_times_under_traffic(const std::string& reconnect, bool quick, const std::string& rotate = "auto") {
   Hub hub;
   AgentSetup a(hub);
   a.use_signer_source("20s");
   a.toml["credentials"]["min_lifetime"] = "\"2s\"";
+  a.toml["credentials"]["rotate"] = "\"" + rotate + "\"";
   if (!reconnect.empty()) a.toml["upstream"]["reconnect"] = "\"" + reconnect + "\"";
   const auto release = nats_version_of(leaf_nats());
-  const bool by_reload = release >= std::array<int, 3>{2, 14, 0};
+  const std::string mechanism = mechanism_for(rotate);
+  const bool by_reload = mechanism != "expiry";  // a move before the hub's expiry
   quick = quick || by_reload;
   auto p = a.start();
   REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
@@ -155,7 +171,7 @@ void rotate_three_times_under_traffic(const std::string& reconnect, bool quick) 
     std::copy_if(seqs.begin(), seqs.end(), std::back_inserter(at), [](long s) { return s >= 0; });
     const auto gap_ms = longest_loss(at, sent_at).count();
     std::printf("rotation (nats-server %d.%d.%d, %s, reconnect %s): %s: %zu of %d messages delivered (%.2f %%); longest loss %lld ms\n",
-                release[0], release[1], release[2], by_reload ? "by reload" : "at expiry",
+                release[0], release[1], release[2], mechanism == "expiry" ? "at expiry" : ("by " + mechanism).c_str(),
                 reconnect.empty() ? "default" : reconnect.c_str(), direction, at.size(), sent,
                 100.0 * static_cast<double>(at.size()) / sent, static_cast<long long>(gap_ms));
     return std::make_pair(at.size(), gap_ms);
@@ -178,7 +194,7 @@ void rotate_three_times_under_traffic(const std::string& reconnect, bool quick) 
     CHECK(down_n * 1000 >= static_cast<size_t>(sent) * 995);
     CHECK(up_gap <= 100);
     CHECK(down_gap <= 100);
-    CHECK(rot["moves"][by_reload ? "reload" : "expiry"].get<int>() >= (by_reload ? 3 : 2));
+    CHECK(rot["moves"][mechanism].get<int>() >= (by_reload ? 3 : 2));
     CHECK(rot["fallbacks"] == 0);
     CHECK(rot["last_gap_ms"].get<int>() <= 100);
   } else {
@@ -190,8 +206,8 @@ void rotate_three_times_under_traffic(const std::string& reconnect, bool quick) 
     CHECK(rot["moves"]["expiry"].get<int>() >= 2);
   }
   CHECK(metric(a, "leaf_agent_credential_refreshes_total{result=\"ok\"}") == std::to_string(ok));
-  CHECK(metric(a, std::string("leaf_agent_credential_rotations_total{mechanism=\"") + (by_reload ? "reload" : "expiry") + "\"}") ==
-        std::to_string(rot["moves"][by_reload ? "reload" : "expiry"].get<int>()));
+  CHECK(metric(a, "leaf_agent_credential_rotations_total{mechanism=\"" + mechanism + "\"}") ==
+        std::to_string(rot["moves"][mechanism].get<int>()));
   CHECK(wait_until([&] { return a.ready(); }, 10s));
   CHECK(hub.leaf_accounts() == std::vector<std::string>{hub.lattice_account()});
   // One line per refresh and one per move, and no seed anywhere in the log.
@@ -202,7 +218,7 @@ void rotate_three_times_under_traffic(const std::string& reconnect, bool quick) 
     return n;
   };
   CHECK(count("credentials rotated from signer") == static_cast<size_t>(ok));
-  CHECK(count(by_reload ? ") by a config reload: " : ") at the hub's expiry of the previous ones: ") >= (by_reload ? 3u : 2u));
+  CHECK(count(moved_line(mechanism)) >= (by_reload ? 3u : 2u));
   CHECK((log.find("the hub expired the previous credentials") != std::string::npos) == !by_reload);
   CHECK(log.find("refused the leaf credentials") == std::string::npos);
   for (const char* slot : {"upstream.creds", "upstream.alt.creds"}) {
@@ -221,6 +237,31 @@ TEST_CASE("rotation: signer credentials living 20 s are refreshed across three e
 // Before 2.14 the gap is leafnodes.reconnect: upstream.reconnect = "50ms" brings it within the
 // 100 ms of a move by reload. 2.9 takes whole seconds: there the agent refuses the value before
 // anything starts.
+// The two-reload move on any release that has it (2.12+; "auto" takes it on 2.12 and 2.13 only):
+// what CI can run of it on the releases Debian ships (2.15.1; 2.12.8 checked by hand).
+TEST_CASE("rotation: with credentials.rotate = toggle the leaf moves by disabling and enabling its remote") {
+  if (mechanism_for("toggle") == "toggle") return rotate_three_times_under_traffic("", false, "toggle");
+  // A release without the remote's `disabled` (before 2.12): no reload is sent at all; the
+  // credentials are written in place and the leaf moves at the hub's expiry.
+  Hub hub;
+  AgentSetup a(hub);
+  a.use_signer_source("1h");
+  a.toml["credentials"]["rotate"] = "\"toggle\"";
+  auto p = a.start();
+  REQUIRE_MESSAGE(wait_until([&] { return a.ready(); }, 30s), p->err());
+  p->signal(SIGHUP);
+  REQUIRE(wait_until([&] { return a.status()["credentials"]["refreshes"]["ok"] == 1; }, 10s));
+  std::this_thread::sleep_for(1s);
+  const auto st = a.status();
+  CHECK(st["credentials"]["rotation"]["mode"] == "toggle");
+  CHECK(st["credentials"]["rotation"]["moving"] == false);
+  CHECK(st["credentials"]["file"] == a.state("upstream.creds"));
+  CHECK(a.ready());
+  CHECK(p->err().find("Trapped \"hangup\" signal") == std::string::npos);  // nats-server got no SIGHUP
+  CHECK(read_file(a.state("nats.conf")).find("disabled") == std::string::npos);
+  CHECK(p->stop() == 0);
+}
+
 TEST_CASE("rotation: with upstream.reconnect = 50ms the leaf is back within 100 ms of each rotation") {
   if (nats_version_of(leaf_nats()) >= std::array<int, 3>{2, 10, 0}) return rotate_three_times_under_traffic("50ms", true);
   Hub hub;
@@ -296,10 +337,10 @@ TEST_CASE("rotation: a Secret volume's ..data swap is picked up at once and the 
   const std::string in_use = a.status()["credentials"]["file"];
   CHECK(leaf::creds::parse(read_file(in_use)).jwt == leaf::creds::parse(read_file(secret + "/leaf.creds")).jwt);
   CHECK(file_mode(in_use) == 0600);
-  // 2.14+: the leaf moves to them at once by a config reload. Before: the old credentials
-  // expire, the hub drops the leaf, which comes back with the new ones.
-  const bool by_reload = nats_version_of(leaf_nats()) >= std::array<int, 3>{2, 14, 0};
-  const std::string moved = by_reload ? ") by a config reload: " : "the hub expired the previous credentials";
+  // 2.12+: the leaf moves to them at once by one config reload or two. Before: the old
+  // credentials expire, the hub drops the leaf, which comes back with the new ones.
+  const std::string mechanism = mechanism_for("auto");
+  const std::string moved = mechanism != "expiry" ? moved_line(mechanism) : "the hub expired the previous credentials";
   REQUIRE(wait_until([&] { return p->err().find(moved) != std::string::npos; },
                      std::chrono::duration_cast<std::chrono::milliseconds>(minted + 30s - Clock::now())));
   CHECK_MESSAGE(wait_until([&] { return a.ready() && hub.leaf_accounts().size() == 1; }, 15s), p->err());

@@ -138,12 +138,15 @@ TEST_CASE("config: upstream.ping_interval and ping_max: defaults 20s x 3, whole 
   CHECK(error_of([] { config::load("[upstream]\nping_max = \"3\"\n", "a.toml", {}, {}); }) == "a.toml:2: upstream.ping_max must be an integer");
 }
 
-TEST_CASE("config: credentials.rotate is auto (the default) or expiry") {
+TEST_CASE("config: credentials.rotate is auto (the default), toggle or expiry") {
   CHECK(config::load(kBase, "x", {}, {}).credentials.rotate == "auto");
   CHECK(config::load(kBase, "x", {}, {{"credentials.rotate", "expiry"}}).credentials.rotate == "expiry");
+  CHECK(config::load(kBase, "x", {}, {{"credentials.rotate", "toggle"}}).credentials.rotate == "toggle");
   CHECK(config::load(kBase, "x", {{"LEAF_AGENT_CREDENTIALS_ROTATE", "expiry"}}, {}).credentials.rotate == "expiry");
-  CHECK(error_of([] { config::load(kBase, "x", {}, {{"credentials.rotate", "reload"}}); })
-            .rfind("credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can) or \"expiry\"", 0) == 0);
+  CHECK(error_of([] { config::load(kBase, "x", {}, {{"credentials.rotate", "reload"}}); }) ==
+        "credentials.rotate must be \"auto\" (move the leaf by config reload where nats-server can), \"toggle\" (by "
+        "disabling and enabling its remote, nats-server 2.12+) or \"expiry\" (when the hub expires the old credentials), "
+        "not \"reload\"");
 }
 
 TEST_CASE("config: the remote options of newer nats-server releases, and the release to write for") {

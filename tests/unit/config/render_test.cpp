@@ -243,6 +243,24 @@ TEST_CASE("render: upstream.reconnect is written for the release, whole seconds 
   }
 }
 
+TEST_CASE("render: remote_disabled gives the same config with the remote disabled, for a move by toggle") {
+  using nats_version::Version;
+  const config::Config c = leaf_config();
+  const std::string tmpl = render::builtin_template(c);
+  const std::string as_checked = render::nats_config(c, tmpl, "builtin", "x", nullptr, Version{2, 12, 8});
+  const std::string disabled = render::nats_config(c, tmpl, "builtin", "x", nullptr, Version{2, 12, 8}, "", true);
+  CHECK(as_checked.find("disabled") == std::string::npos);
+  REQUIRE(disabled.find("      disabled: true\n    }\n  ]\n}") != std::string::npos);
+  // Nothing else differs: the remote is the same one to nats-server (its URLs, account, file).
+  std::string back = disabled;
+  back.erase(back.find("      disabled: true\n"), std::string("      disabled: true\n").size());
+  CHECK(back == as_checked);
+  // A template without the section renders the same text: the agent then moves at the expiry.
+  const std::string mine = "listen: \"{{listen}}\"\nleafnodes { remotes = [ { urls: [{{#urls}}\"{{url}}\"{{/urls}}] } ] }\n";
+  CHECK(render::nats_config(c, mine, "t", "x", nullptr, Version{2, 12, 8}, "", true) ==
+        render::nats_config(c, mine, "t", "x", nullptr, Version{2, 12, 8}));
+}
+
 TEST_CASE("nats_version: parse what --version and the banner print, compare releases") {
   using nats_version::Version;
   CHECK(nats_version::parse("nats-server: v2.10.27\n") == Version{2, 10, 27});

@@ -24,6 +24,8 @@ struct World {
   std::vector<bool> spawned_again;                          // Spawn::again, in spawn order
   int forgets = 0;                                           // ForgetPreviousCredentials
   std::vector<bool> unstaged;                                // UnstageCredentials::keep_staged
+  // SwitchRemote and signals to nats-server, in order: "disabled", "checked", "HUP", "TERM".
+  std::vector<std::string> nats_effects;
   long last_check_seq = 0;
   bool check_outstanding = false;
   int checks = 0, bootstraps = 0, cancels = 0, refreshes = 0, diagnoses = 0;
@@ -52,6 +54,10 @@ struct World {
     if (std::get_if<RunRefresh>(&a)) ++refreshes;
     if (std::get_if<ForgetPreviousCredentials>(&a)) ++forgets;
     if (auto* u = std::get_if<UnstageCredentials>(&a)) unstaged.push_back(u->keep_staged);
+    if (auto* r = std::get_if<SwitchRemote>(&a)) nats_effects.push_back(r->enabled ? "checked" : "disabled");
+    if (auto* s = std::get_if<SendSignal>(&a); s && s->child == ChildId::nats && !s->leftovers) {
+      nats_effects.push_back(s->sig == SIGHUP ? "HUP" : s->sig == SIGTERM ? "TERM" : std::to_string(s->sig));
+    }
     if (std::get_if<RunDiagnosis>(&a)) ++diagnoses;
     if (std::get_if<RunBootstrap>(&a)) ++bootstraps;
     if (std::get_if<CancelBootstrap>(&a)) ++cancels;
@@ -1249,6 +1255,130 @@ TEST_CASE("rotation: a check begun before the hub expired the old JWT is about t
   CHECK(w.sup.rotation().last_gap == 55ms);
 }
 
+namespace {
+// Ready on `release`, credentials refreshed and written in place, a toggle asked for.
+void toggled_on(World& w, const std::string& release) {
+  ready_with(w, 3600);
+  w.feed(LogLine{line_of(NatsLineKind::server_version, "Version: " + release, release)});
+  w.advance(2400s);
+  REQUIRE(w.refreshes == 1);
+  REQUIRE(w.sup.rotates_by_toggle());
+  CredentialsRefreshed r{true, "", life(wall(w), wall(w) + 3600, wall(w), "U2"), 0};
+  r.toggle = true;
+  w.nats_effects.clear();
+  w.feed(r);
+}
+const char* const kToggleClosed = "127.0.0.1:7422 - lid:5 - Leafnode connection closed: Client Closed - Remote: hub";
+}  // namespace
+
+TEST_CASE("rotation: on 2.12 and 2.13 the leaf moves by toggling its remote, two reloads, the gap measured") {
+  World w(rotating());
+  toggled_on(w, "2.12.8");
+  CHECK_FALSE(w.sup.rotates_by_reload());
+  CHECK(w.nats_effects == std::vector<std::string>{"disabled", "HUP"});
+  CHECK(w.sup.rotation().moving);
+  CHECK_FALSE(w.sup.rotates_by_toggle());  // one move at a time
+  w.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+  CHECK_FALSE(w.sup.ready());
+  w.advance(2ms);
+  w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration (sha256:c37e)")});
+  // The disabled config applied: the config as checked, and the reload that dials at once.
+  CHECK(w.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP"});
+  w.advance(3ms);
+  w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration (sha256:edb2)")});
+  w.feed(LogLine{line_of(NatsLineKind::leaf_connected, "127.0.0.1:7422 - lid:6 - Leafnode connection created")});
+  w.advance(5ms);
+  w.feed(LogLine{line_of(NatsLineKind::leaf_accepted, "127.0.0.1:7422 - lid:6 - JetStream using domains")});
+  w.feed(w.good());
+  w.feed(w.good());
+  CHECK(w.sup.ready());
+  const auto& st = w.sup.rotation();
+  CHECK(st.by_toggle == 1);
+  CHECK(st.last_mechanism == "toggle");
+  CHECK(st.last_gap == 10ms);
+  CHECK_FALSE(st.moving);
+  CHECK_FALSE(w.pending(TimerKind::rotation));
+  CHECK(w.forgets == 0);  // one file: nothing to forget
+  CHECK(logged(w, "the leaf moved to the rotated credentials (user U2) by two config reloads disabling and enabling its "
+                  "remote: 10 ms without an upstream link"));
+  CHECK(w.sup.rotates_by_toggle());  // ready for the next one
+  // 2.14+ reload with the other file under "auto", and toggle when told to; before 2.12 neither.
+  World newer(rotating());
+  ready_with(newer, 3600);
+  newer.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.15.1", "2.15.1")});
+  CHECK(newer.sup.rotates_by_reload());
+  CHECK_FALSE(newer.sup.rotates_by_toggle());
+  Policy told = rotating();
+  told.rotate = Policy::Rotate::toggle;
+  World forced(told);
+  ready_with(forced, 3600);
+  forced.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.15.1", "2.15.1")});
+  CHECK_FALSE(forced.sup.rotates_by_reload());
+  CHECK(forced.sup.rotates_by_toggle());
+  World old(told);
+  ready_with(old, 3600);
+  old.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.11.9", "2.11.9")});
+  CHECK_FALSE(old.sup.rotates_by_toggle());
+}
+
+TEST_CASE("rotation: a toggle that goes wrong ends with the config as checked applied, never a disabled leaf") {
+  // The first reload refused: nothing of it applied; the config as checked goes back on disk.
+  World refused(rotating());
+  toggled_on(refused, "2.12.8");
+  refused.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: x")});
+  CHECK(refused.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked"});
+  CHECK(refused.sup.rotation().fallbacks == 1);
+  CHECK_FALSE(refused.sup.rotation().moving);
+  CHECK_FALSE(refused.sup.rotates_by_toggle());  // later rotations wait for the expiry
+  CHECK(logged(refused, "nats-server refused the config reload (Failed to reload server configuration: x); the leaf moves "
+                        "to the rotated credentials when the hub expires the previous ones"));
+  // Taken, and the connection stayed: applied back at once.
+  World kept(rotating());
+  toggled_on(kept, "2.12.8");
+  kept.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  CHECK(kept.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP"});
+  CHECK_FALSE(kept.sup.rotation().moving);
+  // No word within rotation_timeout: the config as checked, reloaded.
+  World mute(rotating());
+  toggled_on(mute, "2.12.8");
+  mute.advance(5s);
+  CHECK(mute.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP"});
+  CHECK(logged(mute, "nats-server did not confirm the config reload that disables the leaf's remote"));
+  // Disabled, and the reload that enables it goes unconfirmed: sent again.
+  World half(rotating());
+  toggled_on(half, "2.12.8");
+  half.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+  half.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  half.advance(5s);
+  CHECK(half.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP", "checked", "HUP"});
+  CHECK_FALSE(half.sup.rotation().moving);
+  // Disabled, and the config as checked refused: only a restart brings the leaf back.
+  World stuck(rotating());
+  toggled_on(stuck, "2.12.8");
+  stuck.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+  stuck.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  stuck.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: y")});
+  CHECK(stuck.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP", "checked", "TERM"});
+  CHECK(logged(stuck, "nats-server refused the config reload that enables the leaf again"));
+  // nats-server exits mid-move: its restart reads the config as checked.
+  World crashed(rotating());
+  toggled_on(crashed, "2.12.8");
+  crashed.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+  crashed.feed(ChildExited{ChildId::nats, 2, ""});
+  CHECK(crashed.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked"});
+  CHECK_FALSE(crashed.sup.rotation().moving);
+  // The hub refuses the credentials the leaf came back with: the move ends, readiness says why.
+  World denied(rotating());
+  toggled_on(denied, "2.12.8");
+  denied.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+  denied.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  denied.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  denied.feed(LogLine{line_of(NatsLineKind::auth_refused, "127.0.0.1:7422 - lid:6 - Leafnode Error 'Authorization Violation'")});
+  CHECK_FALSE(denied.sup.rotation().moving);
+  CHECK_FALSE(denied.pending(TimerKind::rotation));
+  CHECK(denied.sup.auth_error().find("Authorization Violation") != std::string::npos);
+}
+
 TEST_CASE("rotation: before 2.14, or with rotate = expiry, the leaf moves at the hub's expiry, measured too") {
   World w(rotating());
   rotated_on(w, "2.10.27", false);
@@ -1265,7 +1395,7 @@ TEST_CASE("rotation: before 2.14, or with rotate = expiry, the leaf moves at the
   CHECK(logged(w, "the leaf moved to the rotated credentials (user U2) at the hub's expiry of the previous ones: 1010 ms "
                   "without an upstream link"));
   Policy p = rotating();
-  p.rotate_by_reload = false;
+  p.rotate = Policy::Rotate::expiry;
   World off(p);
   ready_with(off, 3600);
   off.feed(LogLine{line_of(NatsLineKind::server_version, "Version: 2.15.1", "2.15.1")});
