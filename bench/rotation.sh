@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a credential rotation costs the traffic through the leaf (issue #21), per nats-server
 # release in build/nats-servers (scripts/nats-servers.sh), with the move by config reload
-# (credentials.rotate = "auto"; 2.14+) and without it ("expiry"), each with nats-server's default
+# (credentials.rotate = "auto": 2.14+ a reload naming the other file, 2.12 and 2.13 two reloads
+# toggling the remote; "toggle" on 2.14+ too) and without it ("expiry"), each with nats-server's default
 # leafnodes.reconnect (1 s) and with upstream.reconnect = "50ms" (2.10+; 2.9 takes whole
 # seconds): messages lost per rotation (each way, 100 msg/s) and the longest loss. About a
 # minute per row.
@@ -17,7 +18,10 @@ printf '%-8s %-7s %-10s %-13s %-11s %-17s %-19s %s\n' leaf mode reconnect "moves
 while read -r version _; do
   for reconnect in default 50ms; do
     case "$version" in 2.9.*) [ "$reconnect" = default ] || continue ;; esac
-    for mode in auto expiry; do
+    modes=(auto expiry)
+    # 2.14+: "auto" reloads with the other file; the two-reload toggle (2.12+) has a row of its own.
+    [ "$(printf '%s\n' 2.14.0 "$version" | sort -V | head -1)" = 2.14.0 ] && modes+=(toggle)
+    for mode in "${modes[@]}"; do
       extra=()
       [ "$reconnect" = default ] || extra=(--reconnect "$reconnect")
       line=$(build/bench_rotation --leaf-nats "build/nats-servers/$version/nats-server" \

@@ -9,7 +9,8 @@
 # Prints one line per version it provides ("2.10.27 trixie"). Sid moves: whatever version a suite
 # carries when this runs is the one tested (a newer upload raises the newest version tested); a
 # version already unpacked is not downloaded again. DIR/versions lists what the last run found.
-# NATS_SERVERS_OFFLINE=1 uses what DIR already holds (no download).
+# NATS_SERVERS_OFFLINE=1 uses what DIR already holds (no download). Releases built from their tag
+# (scripts/build-nats-server.sh) are listed too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build/nats-servers}
@@ -39,6 +40,7 @@ apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourcePar
 # The lists are refreshed once an hour at most: each build need not ask the archive again.
 stamp=$apt_dir/lists/.updated
 if [ -n "$(find "$stamp" -mmin -60 2>/dev/null)" ] && [ -n "$(find "$dir/versions" -newer "$stamp" 2>/dev/null)" ] &&
+   [ -z "$(find "$dir" -mindepth 2 -maxdepth 2 -name built-from-tag -newer "$dir/versions" 2>/dev/null)" ] &&
    while read -r v _; do [ -x "$dir/$v/nats-server" ] || exit 1; done <"$dir/versions"; then
   cat "$dir/versions"   # found in the last hour's lists, all unpacked
   exit 0
@@ -93,6 +95,12 @@ for s in "${suites[@]}"; do
   found+=("$version $s")
 done
 [ ${#found[@]} -gt 0 ] || use_what_is_here "no Debian suite has a nats-server package"
+# Releases built from their tag by scripts/build-nats-server.sh (Debian ships no 2.11 to 2.13).
+for marker in "$dir"/*/built-from-tag; do
+  [ -e "$marker" ] || continue
+  v=$(basename "$(dirname "$marker")")
+  [ -x "$dir/$v/nats-server" ] && found+=("$v tag")
+done
 printf '%s\n' "${found[@]}" | sort -t. -k1,1n -k2,2n -k3,3n -u >"$dir/versions.tmp"
 mv "$dir/versions.tmp" "$dir/versions"
 cat "$dir/versions"
