@@ -149,11 +149,14 @@ void Rotation::deadline(Actions& out) {
     out.push_back(Log{Log::warn, "nats-server did not confirm the config reload that enables the leaf again; reloading again"});
     return;
   }
-  if (step_ == Step::enabled) return;  // enabled: the link is the hub's matter now (readiness)
-  if (step_ != Step::reloading && step_ != Step::moving) return;
-  // The old connection closed: the leaf moved, and its link is not back yet (the hub's matter,
-  // which readiness reports); the move completes when it is.
-  if (closed_at_) return;
+  if (step_ != Step::reloading && step_ != Step::moving && step_ != Step::enabled) return;
+  // The old connection closed: the leaf moved, and its link is not back yet. That is the hub's
+  // matter (readiness reports it), and no planned moment any more: the move is recorded when the
+  // link is back, and meanwhile the leaf counts as down (the supervisor's leaf_down_restart).
+  if (closed_at_ || step_ == Step::enabled) {
+    s_.moving = false;
+    return;
+  }
   if (step_ == Step::moving) {
     ++s_.fallbacks;
     s_.reload_refused = true;

@@ -254,12 +254,16 @@ void Supervisor::set_ready(bool ready, const std::string& why, Actions& out) {
       planned_drop_ = true;
       return;
     }
-    planned_drop_ = false;
-    out.push_back(CancelTimer{TimerKind::stable});
-    if (p_.leaf_down_restart.count() > 0 && phase_ == Phase::degraded && !leaf_down_since_) {
-      leaf_down_since_ = now_;
-      out.push_back(Schedule{TimerKind::leaf_down, p_.leaf_down_restart});
-    }
+    unplanned_drop(out);
+  }
+}
+
+void Supervisor::unplanned_drop(Actions& out) {
+  planned_drop_ = false;
+  out.push_back(CancelTimer{TimerKind::stable});
+  if (p_.leaf_down_restart.count() > 0 && phase_ == Phase::degraded && !leaf_down_since_) {
+    leaf_down_since_ = now_;
+    out.push_back(Schedule{TimerKind::leaf_down, p_.leaf_down_restart});
   }
 }
 
@@ -283,7 +287,11 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
     case TimerKind::diagnose:
       return want_diagnosis(out);
     case TimerKind::rotation:
-      return rotation_.deadline(out);
+      rotation_.deadline(out);
+      // A move whose link is not back by its deadline is no planned moment any more: the leaf is
+      // down as at any other time (the stable period ends, leaf_down_restart counts).
+      if (planned_drop_ && !ready_ && !rotation_.state().moving && phase_ != Phase::stopping) unplanned_drop(out);
+      return;
     case TimerKind::restart_nats:
       if (phase_ != Phase::stopping) out.push_back(Spawn{ChildId::nats, /*again=*/true});
       return;

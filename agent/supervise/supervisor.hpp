@@ -71,6 +71,7 @@ class Supervisor {
   // A judgement of the readiness machine: ready or not, a failure, a diagnosis; then `after`
   // (the checks it scheduled), in that order.
   void apply(const Judgement& j, Actions& after, Actions& out);
+  void unplanned_drop(Actions& out);  // the leaf is down, not for a move: stable ends, leaf_down counts
   void set_ready(bool ready, const std::string& why, Actions& out);
   void fail(int code, const std::string& error, Actions& out);
   void stop(Actions& out);           // begin (or continue) the ordered stop

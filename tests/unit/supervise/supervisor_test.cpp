@@ -1321,6 +1321,40 @@ TEST_CASE("rotation: on 2.12 and 2.13 the leaf moves by toggling its remote, two
   CHECK_FALSE(old.sup.rotates_by_toggle());
 }
 
+TEST_CASE("rotation: a move whose link is not back by its deadline counts as the leaf down") {
+  Policy p = rotating();
+  p.leaf_down_restart = 30s;
+  p.stable_after = 3h;  // still running at the rotation (2400 s in)
+  for (const bool toggle : {false, true}) {
+    CAPTURE(toggle);
+    World w(p);
+    if (toggle) {
+      toggled_on(w, "2.12.8");
+    } else {
+      rotated_on(w, "2.15.1", true);
+    }
+    w.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+    w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+    if (toggle) w.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+    CHECK(w.pending(TimerKind::stable));  // planned: nothing counts yet
+    CHECK_FALSE(w.pending(TimerKind::leaf_down));
+    w.advance(5s);  // the hub does not answer the new connection
+    CHECK_FALSE(w.sup.rotation().moving);
+    CHECK_FALSE(w.pending(TimerKind::stable));
+    REQUIRE(w.pending(TimerKind::leaf_down));
+    CHECK(w.due_in(TimerKind::leaf_down) == 30s);
+    // Back later: the move is recorded with its whole gap, and the leaf_down clock stops.
+    w.advance(2s);
+    w.feed(LogLine{line_of(NatsLineKind::leaf_connected, "127.0.0.1:7422 - lid:6 - Leafnode connection created")});
+    w.feed(w.good());
+    w.feed(w.good());
+    CHECK(w.sup.ready());
+    CHECK_FALSE(w.pending(TimerKind::leaf_down));
+    CHECK(w.sup.rotation().last_gap == 7000ms);
+    CHECK((toggle ? w.sup.rotation().by_toggle : w.sup.rotation().by_reload) == 1);
+  }
+}
+
 TEST_CASE("rotation: a toggle that goes wrong ends with the config as checked applied, never a disabled leaf") {
   // The first reload refused: nothing of it applied; the config as checked goes back on disk.
   World refused(rotating());
