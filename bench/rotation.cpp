@@ -2,11 +2,11 @@
 // the real agent and nats.c clients: signer credentials living `--ttl` seconds are rotated
 // `--rotations` times while a local client publishes to a hub subscriber and a hub client to a
 // local subscriber, `--rate` messages a second each way, every message numbered. Prints one line:
-//   ROTATION leaf=<release> mode=<auto|expiry> moves=<reload>+<expiry> sent=<n> lost_up=<n>
+//   ROTATION leaf=<release> mode=<auto|toggle|expiry> moves=<reload>+<toggle>+<expiry> sent=<n> lost_up=<n>
 //            lost_down=<n> lost_per_rotation=<x> longest_loss_ms=<up>/<down> agent_gap_ms=<last>
 // Longest loss: from the sending of the last message delivered before a run of lost ones to that
 // of the first delivered after (a stall with nothing lost is no gap).
-//   bench_rotation --leaf-nats PATH [--hub-nats PATH] [--rotate auto|expiry] [--reconnect 50ms] [--rotations 3] [--rate 100]
+//   bench_rotation --leaf-nats PATH [--hub-nats PATH] [--rotate auto|toggle|expiry] [--reconnect 50ms] [--rotations 3] [--rate 100]
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -107,11 +107,15 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   const auto limit = start + std::chrono::seconds(20 * rotations + 20);
   std::vector<Clock::time_point> sent_at;
+  struct Moves {
+    int reload = 0, toggle = 0, expiry = 0;
+    int all() const { return reload + toggle + expiry; }
+  };
   auto moves = [&] {
     const auto st = a.status();
-    if (!st.contains("credentials")) return std::make_pair(0, 0);
+    if (!st.contains("credentials")) return Moves{};
     const auto& m = st["credentials"]["rotation"]["moves"];
-    return std::make_pair(m["reload"].get<int>(), m["expiry"].get<int>());
+    return Moves{m["reload"].get<int>(), m["toggle"].get<int>(), m["expiry"].get<int>()};
   };
   std::optional<Clock::time_point> done_at;
   while (Clock::now() < limit) {
@@ -120,8 +124,7 @@ int main(int argc, char** argv) {
     natsConnection_PublishString(local->conn, "bench.rotation.up", seq.c_str());
     natsConnection_PublishString(hub_client->conn, "bench.rotation.down", seq.c_str());
     if (sent_at.size() % static_cast<size_t>(rate) == 0 && !done_at) {
-      const auto [r, e] = moves();
-      if (r + e >= rotations) done_at = Clock::now();
+      if (moves().all() >= rotations) done_at = Clock::now();
     }
     if (done_at && Clock::now() - *done_at > 2s) break;
     std::this_thread::sleep_until(start + interval * static_cast<long>(sent_at.size()));
@@ -135,13 +138,13 @@ int main(int argc, char** argv) {
   natsSubscription_Destroy(down_sub);
 
   const Loss lu = loss_of(up, sent_at), ld = loss_of(down, sent_at);
-  const auto [by_reload, by_expiry] = moves();
+  const Moves m = moves();
   const auto st = a.status();
   const auto& gap = st["credentials"]["rotation"]["last_gap_ms"];
-  const int n = std::max(1, by_reload + by_expiry);
-  std::printf("ROTATION leaf=%d.%d.%d mode=%s moves=%d+%d sent=%zu lost_up=%ld lost_down=%ld lost_per_rotation=%.1f "
+  const int n = std::max(1, m.all());
+  std::printf("ROTATION leaf=%d.%d.%d mode=%s moves=%d+%d+%d sent=%zu lost_up=%ld lost_down=%ld lost_per_rotation=%.1f "
               "longest_loss_ms=%ld/%ld agent_gap_ms=%s\n",
-              release[0], release[1], release[2], mode.c_str(), by_reload, by_expiry, sent_at.size(), lu.lost, ld.lost,
+              release[0], release[1], release[2], mode.c_str(), m.reload, m.toggle, m.expiry, sent_at.size(), lu.lost, ld.lost,
               static_cast<double>(lu.lost + ld.lost) / 2.0 / n, lu.longest_ms, ld.longest_ms,
               gap.is_number() ? std::to_string(gap.get<long>()).c_str() : "-");
   return p->stop() == 0 ? 0 : 1;

@@ -13,7 +13,7 @@ rotations=${1:-3}
 [ -s build/nats-servers/versions ] || scripts/nats-servers.sh build/nats-servers >/dev/null
 cmake --build build --target bench_rotation >/dev/null
 newest=$(tail -n 1 build/nats-servers/versions | cut -d' ' -f1)
-printf '%-8s %-7s %-10s %-13s %-11s %-17s %-19s %s\n' leaf mode reconnect "moves r+e" "sent/way" "lost/rotation" \
+printf '%-8s %-7s %-10s %-13s %-11s %-17s %-19s %s\n' leaf mode reconnect "moves r+t+e" "sent/way" "lost/rotation" \
   "longest loss ms" "agent gap ms"
 while read -r version _; do
   for reconnect in default 50ms; do
