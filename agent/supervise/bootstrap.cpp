@@ -246,13 +246,18 @@ void Prepared::unstage(bool keep_staged) {
 
 bool Prepared::prepare_toggle(const config::Config& c, const std::optional<nats_version::Version>& server) {
   try {
-    disabled_conf = render::nats_config(c, template_text, template_name, machine_name(), &local,
-                                        server ? server : server_version, "", /*remote_disabled=*/true);
+    // The file in use, as nats_conf names it (after a move by reload: upstream.alt.creds): the
+    // same remote to nats-server, only disabled.
+    const auto release = server ? server : server_version;
+    disabled_conf = render::nats_config(c, template_text, template_name, machine_name(), &local, release, creds.path(),
+                                        /*remote_disabled=*/true);
+    if (disabled_conf != render::nats_config(c, template_text, template_name, machine_name(), &local, release, creds.path())) {
+      return true;
+    }
   } catch (const std::exception& e) {
     logging::agent()->warn("cannot render the config for a move by toggle ({}); the leaf moves at the hub's expiry", e.what());
     return false;
   }
-  if (disabled_conf != nats_conf) return true;
   logging::agent()->warn("{} has no remote_disabled section: the leaf moves to rotated credentials at the hub's expiry "
                          "(see the README, credential rotation)", template_name);
   return false;
