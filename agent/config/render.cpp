@@ -205,6 +205,11 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
     throw config_error(std::string(g->key) + " needs nats-server >= " + g->since.str() +
                        ", and the version of the nats-server that will run is unknown; run agent.nats_server "
                        "where the agent can, or give `render --nats-version X`");
+  } else if (c.reconnect() && !c.dev()) {
+    // 2.9 crashes on a duration, 2.10+ fail -t on a number: no form fits a release not known.
+    throw config_error("upstream.reconnect is written as whole seconds for nats-server 2.9 and as a duration for 2.10+, "
+                       "and the version of the nats-server that will run is unknown; run agent.nats_server where the "
+                       "agent can, or give `render --nats-version X`");
   }
   const Layout l = layout(c);
   Data d;

@@ -258,8 +258,11 @@ bool Prepared::prepare_toggle(const config::Config& c, const std::optional<nats_
     logging::agent()->warn("cannot render the config for a move by toggle ({}); the leaf moves at the hub's expiry", e.what());
     return false;
   }
-  logging::agent()->warn("{} has no remote_disabled section: the leaf moves to rotated credentials at the hub's expiry "
-                         "(see the README, credential rotation)", template_name);
+  if (!toggle_unsupported_said) {
+    toggle_unsupported_said = true;
+    logging::agent()->warn("{} has no remote_disabled section: the leaf moves to rotated credentials at the hub's expiry "
+                           "(see the README, credential rotation)", template_name);
+  }
   return false;
 }
 
@@ -312,9 +315,10 @@ Prepared run(Context& ctx, Prepared locked) {
     p.server_version = named ? named : binary;
     if (p.server_version) {
       nats_version::check_options(c, *p.server_version, named ? "agent.nats_version" : c.agent.nats_server + " (agent.nats_server)");
-    } else if (nats_version::first_gated_option(c)) {
+    } else if (nats_version::first_gated_option(c) || c.reconnect()) {
       throw Error(Exit::server, c.agent.nats_server + " --version printed no nats-server version, and the config "
-                                "sets options only some releases have; is agent.nats_server a nats-server binary?");
+                                "sets options only some releases have (or write differently: upstream.reconnect); is "
+                                "agent.nats_server a nats-server binary?");
     }
   }
   std::tie(p.template_text, p.template_name) = template_of(c);

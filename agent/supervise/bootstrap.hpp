@@ -78,6 +78,7 @@ struct Prepared {
   // nats.conf with the remote disabled (`enabled` false) or as checked. Throws Error.
   void switch_remote(bool enabled) const;
   std::string disabled_conf;  // from prepare_toggle
+  bool toggle_unsupported_said = false;
 
   std::optional<store::Candidate> staged;  // until the move is confirmed or undone
   std::string previous_conf;               // the config the running server read before the staging

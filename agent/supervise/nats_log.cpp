@@ -105,8 +105,21 @@ NatsLine classify_nats_line(std::string_view line) {
   return out;
 }
 
+namespace {
+// "<host:port> - lid:<N> - ...": a line nats-server writes about one leaf connection. Matched by
+// its shape, never a substring: a local client's own lines ("cid:") may quote "lid:".
+bool about_a_leaf_connection(std::string_view m) {
+  const auto dash = m.find(" - lid:");
+  if (dash == std::string_view::npos || dash == 0 || m.substr(0, dash).find(' ') != std::string_view::npos) return false;
+  size_t at = dash + 7;
+  const size_t digits = at;
+  while (at < m.size() && m[at] >= '0' && m[at] <= '9') ++at;
+  return at > digits && m.substr(at, 3) == " - ";
+}
+}  // namespace
+
 LineThrottle::Verdict LineThrottle::admit(std::string_view message, TimePoint now) {
-  if (message.find("lid:") == std::string_view::npos) return {};
+  if (!about_a_leaf_connection(message)) return {};
   std::string shape;
   shape.reserve(message.size());
   for (char c : message) {

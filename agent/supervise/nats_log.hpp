@@ -45,8 +45,9 @@ NatsLine classify_nats_line(std::string_view line);
 // How often the runner prints a leaf connection's lines. nats-server logs each connect attempt
 // of a leaf the hub refuses, three lines per attempt, every leafnodes.reconnect: 3 a second by
 // default, 60 a second with upstream.reconnect = "50ms", for as long as the refusal lasts. Every
-// line still reaches the supervisor; a line with a "lid:" whose shape (its digits aside) was
-// printed less than `window` ago is counted instead, and the next one printed says how many.
+// line still reaches the supervisor; a line about a leaf connection ("<addr> - lid:N - ...") whose
+// shape (its digits aside) was printed less than `window` ago is counted instead, and the next one
+// printed says how many (a count nothing follows is not printed).
 class LineThrottle {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -57,6 +58,7 @@ class LineThrottle {
     std::uint64_t held_back = 0;  // lines of this shape not printed since it last was
   };
   Verdict admit(std::string_view message, TimePoint now);
+  void reset() { shapes_.clear(); }  // a new nats-server: its first lines are printed
 
  private:
   struct Seen {

@@ -29,14 +29,15 @@ void Rotation::toggle(const std::string& subject, TimePoint, Actions& out) {
   out.push_back(Schedule{TimerKind::rotation, p_.rotation_timeout});
 }
 
-// The toggle did not go as planned: the config as checked goes back and, where nats-server may
-// have taken the disabled one (`reload`), is reloaded; later rotations wait for the expiry.
-void Rotation::toggle_failed(const std::string& why, bool reload, Actions& out) {
+// The toggle did not go as planned: the config as checked goes back, and is reloaded (a no-op
+// reload where nothing else applied; where a line was not about our reload, the SIGHUP of ours
+// still queued would otherwise apply the disabled file). Later rotations wait for the expiry.
+void Rotation::toggle_failed(const std::string& why, Actions& out) {
   ++s_.fallbacks;
   s_.reload_refused = true;
   end_move(/*forget_previous=*/false, out);
   out.push_back(SwitchRemote{true});
-  if (reload) out.push_back(SendSignal{ChildId::nats, SIGHUP});
+  out.push_back(SendSignal{ChildId::nats, SIGHUP});
   out.push_back(Log{Log::warn, why + "; the leaf moves to the rotated credentials when the hub expires the previous ones "
                                      "(set credentials.rotate = \"expiry\" to skip the reloads)"});
 }
@@ -58,7 +59,7 @@ void Rotation::line(const NatsLine& l, bool rotated, const std::string& subject,
       if (step_ == Step::disabling) {
         // nats-server closes the remote's connection while it applies the reload, before this
         // line. None: the config it took left the leaf up.
-        if (!closed_at_) return toggle_failed("nats-server took the config reload but kept the leaf's connection", true, out);
+        if (!closed_at_) return toggle_failed("nats-server took the config reload but kept the leaf's connection", out);
         step_ = Step::enabling;
         out.push_back(SwitchRemote{true});
         out.push_back(SendSignal{ChildId::nats, SIGHUP});
@@ -71,18 +72,17 @@ void Rotation::line(const NatsLine& l, bool rotated, const std::string& subject,
       }
       if (step_ == Step::disabling) {
         // Nothing of it applied: the remote is up as before, on the file that holds the new credentials.
-        toggle_failed("nats-server refused the config reload (" + l.message + ")", false, out);
+        toggle_failed("nats-server refused the config reload (" + l.message + ")", out);
       }
-      if (step_ == Step::enabling) {
-        // The remote is disabled and nats-server refuses the config as checked: only a restart
-        // brings the leaf back (it reads that config).
+      if (step_ == Step::enabling || step_ == Step::enabled) {
+        // The remote may be disabled and nats-server refuses the config as checked ("enabled":
+        // the "Reloaded" line taken for ours may have been another reload's): only a restart
+        // brings the leaf back for sure (it reads that config).
         ++s_.fallbacks;
         s_.reload_refused = true;
         end_move(false, out);
         out.push_back(SwitchRemote{true});
-        out.push_back(Log{Log::error, "nats-server refused the config reload that enables the leaf again (" + l.message +
-                                          "); restarting nats-server"});
-        out.push_back(SendSignal{ChildId::nats, SIGTERM});
+        restart_ = "nats-server refused the config reload that enables the leaf again (" + l.message + ")";
       }
       return;
     case NatsLineKind::auth_refused:
@@ -138,7 +138,7 @@ void Rotation::done(const char* mechanism, TimePoint now, Actions& out) {
 
 void Rotation::deadline(Actions& out) {
   if (step_ == Step::disabling) {
-    return toggle_failed("nats-server did not confirm the config reload that disables the leaf's remote", true, out);
+    return toggle_failed("nats-server did not confirm the config reload that disables the leaf's remote", out);
   }
   if (step_ == Step::enabling) {
     // Whether or not the disabled config is what runs, this reload applies the one as checked.
@@ -191,6 +191,7 @@ void Rotation::fall_back(const std::string& why, bool keep_staged, Actions& out)
 }
 
 void Rotation::server_exited(Actions& out) {
+  s_.reload_refused = false;  // "later rotations of that nats-server": a new one is asked again
   if (step_ == Step::reloading || step_ == Step::moving) {
     out.push_back(CancelTimer{TimerKind::rotation});
     out.push_back(ForgetPreviousCredentials{});  // the restart's config names the staged file
@@ -206,7 +207,12 @@ void Rotation::server_exited(Actions& out) {
 
 void Rotation::stop(Actions& out) {
   out.push_back(CancelTimer{TimerKind::rotation});
-  if (toggling()) out.push_back(SwitchRemote{true});  // no disabled remote left in state_dir
+  if (toggling()) {
+    // The first reload may still be pending: the leaf stays up while the host stops, and no
+    // disabled remote is left in state_dir.
+    out.push_back(SwitchRemote{true});
+    out.push_back(SendSignal{ChildId::nats, SIGHUP});
+  }
   step_ = Step::idle;
   s_.moving = false;
 }

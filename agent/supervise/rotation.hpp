@@ -17,6 +17,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "agent/supervise/events.hpp"
 
@@ -51,12 +52,14 @@ class Rotation {
   void stop(Actions& out);
 
   const RotationState& state() const { return s_; }
+  // Why nats-server must be restarted (once, taken by the supervisor, which knows how), or "".
+  std::string take_restart() { return std::exchange(restart_, std::string()); }
 
  private:
   void fall_back(const std::string& why, bool keep_staged, Actions& out);
   void end_move(bool forget_previous, Actions& out);
   void done(const char* mechanism, TimePoint now, Actions& out);
-  void toggle_failed(const std::string& why, bool reload, Actions& out);
+  void toggle_failed(const std::string& why, Actions& out);
 
   // reloading -> moving: a move by reload; disabling -> enabling -> enabled: by toggle.
   enum class Step { idle, reloading, moving, expiring, disabling, enabling, enabled };
@@ -66,6 +69,7 @@ class Rotation {
   Step step_ = Step::idle;
   std::optional<TimePoint> closed_at_;  // the old connection's close, during a move
   std::string subject_;                 // the user the leaf moves to
+  std::string restart_;                 // take_restart()
 };
 
 }  // namespace leaf::supervise

@@ -268,7 +268,12 @@ class Runner {
       prepared_->switch_remote(s.enabled);
     } catch (const std::exception& e) {
       // Disabling: the reload that follows applies the config as it was, and the move falls back.
-      log_->error("cannot write the config {} the leaf's remote: {}", s.enabled ? "enabling" : "disabling", e.what());
+      // Enabling: nats.conf may hold the disabled remote: only a restart (which writes the config
+      // as checked first, or fails loudly) makes sure no disabled leaf goes on running.
+      const bool restart = s.enabled && sup_.phase() != supervise::Phase::stopping;  // stopping: it goes anyway
+      log_->error("cannot write the config {} the leaf's remote: {}{}", s.enabled ? "enabling" : "disabling", e.what(),
+                  restart ? "; restarting nats-server" : "");
+      if (restart) execute(supervise::SendSignal{ChildId::nats, SIGTERM});
     }
   }
 
@@ -310,6 +315,7 @@ class Runner {
       }
     }
     auto on_line = [this](const std::string& l) { on_nats_line(l); };
+    nats_lines_.reset();
     if (prewarm_) {
       std::unique_ptr<prewarm::Server> w = std::move(prewarm_);
       if (!prewarm_exited_ && w->hand_over(prepared_->nats_conf)) {

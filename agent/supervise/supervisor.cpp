@@ -177,6 +177,7 @@ void Supervisor::on_line(const NatsLine& l, Actions& out) {
   rotation_.line(l, refresh_.rotated(), subject, now_, out);
   const Judgement j = readiness_.line(l, refresh_.rotated(), subject, checks);
   apply(j, checks, out);
+  if (auto why = rotation_.take_restart(); !why.empty()) restart_nats(why, out);
 }
 
 void Supervisor::on_check(const CheckResult& r, Actions& out) {
@@ -315,14 +316,18 @@ void Supervisor::on_timer(TimerKind k, Actions& out) {
       return refresh_.expiry_alarm(out);
     case TimerKind::leaf_down:
       if (ready_ || phase_ == Phase::stopping || !running(ChildId::nats)) return;
-      out.push_back(Log{Log::warn, "the leaf has been down for " + seconds_text(p_.leaf_down_restart) +
-                                       " (agent.leaf_down_restart); restarting nats-server"});
       leaf_down_since_.reset();
-      restart_requested_ = true;
-      out.push_back(SendSignal{ChildId::nats, SIGTERM});
-      out.push_back(Schedule{TimerKind::stop_nats, p_.stop_timeout});  // a hung server gets SIGKILL
-      return;
+      return restart_nats("the leaf has been down for " + seconds_text(p_.leaf_down_restart) + " (agent.leaf_down_restart)",
+                          out, Log::warn);
   }
+}
+
+void Supervisor::restart_nats(const std::string& why, Actions& out, Log::Level level) {
+  if (phase_ == Phase::stopping || !running(ChildId::nats)) return;
+  out.push_back(Log{level, why + "; restarting nats-server"});
+  restart_requested_ = true;  // at once, whatever the backoff
+  out.push_back(SendSignal{ChildId::nats, SIGTERM});
+  out.push_back(Schedule{TimerKind::stop_nats, p_.stop_timeout});  // a hung server gets SIGKILL
 }
 
 void Supervisor::on_signal(int sig, Actions& out) {

@@ -71,6 +71,8 @@ class Supervisor {
   // A judgement of the readiness machine: ready or not, a failure, a diagnosis; then `after`
   // (the checks it scheduled), in that order.
   void apply(const Judgement& j, Actions& after, Actions& out);
+  // A planned restart (SIGTERM, SIGKILL after stop_timeout, no backoff), said at `level`.
+  void restart_nats(const std::string& why, Actions& out, Log::Level level = Log::error);
   void unplanned_drop(Actions& out);  // the leaf is down, not for a move: stable ends, leaf_down counts
   void set_ready(bool ready, const std::string& why, Actions& out);
   void fail(int code, const std::string& error, Actions& out);

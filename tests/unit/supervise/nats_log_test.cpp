@@ -122,6 +122,20 @@ TEST_CASE("nats_log: a refused leaf's lines are printed once per shape and windo
   for (int i = 0; i < 3; ++i) CHECK(t.admit("Reloaded server configuration", t0 + i * 1ms).print);
   for (int i = 0; i < 3; ++i) CHECK(t.admit("Version:  2.10.27", t0 + i * 1ms).print);
   // A flood of distinct shapes does not grow without bound: it starts over.
-  for (int i = 0; i < 1000; ++i) t.admit("lid:1 " + std::string(static_cast<size_t>(i % 300 + 1), 'x'), t0);
+  for (int i = 0; i < 1000; ++i) t.admit("127.0.0.1:7422 - lid:1 - " + std::string(static_cast<size_t>(i % 300 + 1), 'x'), t0);
   CHECK(t.admit(refused(7), t0 + 1s).print);  // forgotten in the start-over: printed again
+  // Matched by shape, not by a substring: a local client's lines that quote "lid:" are its own.
+  LineThrottle u(30s);
+  const std::string client = "127.0.0.1:50122 - cid:9 - \"lid:1 - x\" - Client parser ERROR, state=0, i=0: proto='\"lid:1 - \"'";
+  for (int i = 0; i < 3; ++i) CHECK(u.admit(client, t0 + i * 1ms).print);
+  for (const char* not_leaf : {" - lid:5 - starts with the separator", "a b - lid:5 - spaces before it", "h:1 - lid: - no id",
+                               "h:1 - lid:5x - not a number", "h:1 - lid:5"}) {
+    CAPTURE(not_leaf);
+    for (int i = 0; i < 2; ++i) CHECK(u.admit(not_leaf, t0).print);
+  }
+  // A new nats-server: its lines are printed from the first again.
+  CHECK(u.admit(refused(1), t0).print);
+  CHECK_FALSE(u.admit(refused(2), t0).print);
+  u.reset();
+  CHECK(u.admit(refused(3), t0).print);
 }

@@ -1360,7 +1360,8 @@ TEST_CASE("rotation: a toggle that goes wrong ends with the config as checked ap
   World refused(rotating());
   toggled_on(refused, "2.12.8");
   refused.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: x")});
-  CHECK(refused.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked"});
+  // Reloaded too: had the failure been another reload's, ours would still be queued.
+  CHECK(refused.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP"});
   CHECK(refused.sup.rotation().fallbacks == 1);
   CHECK_FALSE(refused.sup.rotation().moving);
   CHECK_FALSE(refused.sup.rotates_by_toggle());  // later rotations wait for the expiry
@@ -1393,7 +1394,29 @@ TEST_CASE("rotation: a toggle that goes wrong ends with the config as checked ap
   stuck.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
   stuck.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: y")});
   CHECK(stuck.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP", "checked", "TERM"});
-  CHECK(logged(stuck, "nats-server refused the config reload that enables the leaf again"));
+  CHECK(logged(stuck, "nats-server refused the config reload that enables the leaf again (Failed to reload server "
+                     "configuration: y); restarting nats-server"));
+  CHECK(stuck.pending(TimerKind::stop_nats));  // a hung server gets SIGKILL
+  stuck.feed(ChildExited{ChildId::nats, 0, ""});
+  CHECK(stuck.due_in(TimerKind::restart_nats) == 0ms);  // at once: no crash backoff
+  CHECK(stuck.sup.rotates_by_toggle() == false);      // not running yet
+  // A "Reloaded" line of someone else's reload took the move to "enabled" early; then ours is
+  // refused: the same restart.
+  World early(rotating());
+  toggled_on(early, "2.12.8");
+  early.feed(LogLine{line_of(NatsLineKind::leaf_closed, kToggleClosed)});
+  early.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});
+  early.feed(LogLine{line_of(NatsLineKind::reloaded, "Reloaded server configuration")});  // not ours
+  early.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: z")});
+  CHECK(early.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked", "HUP", "checked", "TERM"});
+  // Stopping while the first reload may still be pending: the config as checked, applied, so the
+  // leaf carries the host's last messages while it stops.
+  World stopping(rotating());
+  toggled_on(stopping, "2.12.8");
+  stopping.feed(SignalReceived{SIGTERM});
+  REQUIRE(stopping.nats_effects.size() >= 4);
+  CHECK(std::vector<std::string>(stopping.nats_effects.begin(), stopping.nats_effects.begin() + 4) ==
+        std::vector<std::string>{"disabled", "HUP", "checked", "HUP"});
   // nats-server exits mid-move: its restart reads the config as checked.
   World crashed(rotating());
   toggled_on(crashed, "2.12.8");
@@ -1401,6 +1424,13 @@ TEST_CASE("rotation: a toggle that goes wrong ends with the config as checked ap
   crashed.feed(ChildExited{ChildId::nats, 2, ""});
   CHECK(crashed.nats_effects == std::vector<std::string>{"disabled", "HUP", "checked"});
   CHECK_FALSE(crashed.sup.rotation().moving);
+  // A new nats-server is asked again, whatever the one before refused.
+  World again(rotating());
+  toggled_on(again, "2.12.8");
+  again.feed(LogLine{line_of(NatsLineKind::reload_failed, "Failed to reload server configuration: x")});
+  CHECK(again.sup.rotation().reload_refused);
+  again.feed(ChildExited{ChildId::nats, 1, ""});
+  CHECK_FALSE(again.sup.rotation().reload_refused);
   // The hub refuses the credentials the leaf came back with: the move ends, readiness says why.
   World denied(rotating());
   toggled_on(denied, "2.12.8");
