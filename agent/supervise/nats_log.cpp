@@ -118,7 +118,7 @@ bool about_a_leaf_connection(std::string_view m) {
 }
 }  // namespace
 
-LineThrottle::Verdict LineThrottle::admit(std::string_view message, TimePoint now) {
+LineThrottle::Verdict LineThrottle::admit(std::string_view message, TimePoint now, int level) {
   if (!about_a_leaf_connection(message)) return {};
   std::string shape;
   shape.reserve(message.size());
@@ -132,16 +132,35 @@ LineThrottle::Verdict LineThrottle::admit(std::string_view message, TimePoint no
   // A hub's words vary little; a flood of distinct shapes would be something else: start over
   // rather than grow (at worst a few lines more are printed).
   if (shapes_.size() >= 256 && !shapes_.count(shape)) shapes_.clear();
-  auto [it, fresh] = shapes_.try_emplace(std::move(shape), Seen{now, 0});
+  auto [it, fresh] = shapes_.try_emplace(std::move(shape), Seen{now, 0, {}, level});
   if (fresh) return {};
   Seen& s = it->second;
   if (now - s.printed_at < window_) {
     ++s.held_back;
+    s.last.assign(message);
+    s.level = level;
     return {false, 0};
   }
   Verdict v{true, s.held_back};
-  s = Seen{now, 0};
+  s = Seen{now, 0, {}, level};
   return v;
+}
+
+std::vector<LineThrottle::Held> LineThrottle::take_due(TimePoint now) {
+  std::vector<Held> due;
+  for (auto& [shape, s] : shapes_) {
+    if (s.held_back == 0 || now - s.printed_at < window_) continue;
+    due.push_back(Held{std::move(s.last), s.level, s.held_back});
+    s = Seen{now, 0, {}, s.level};
+  }
+  return due;
+}
+
+bool LineThrottle::holding() const {
+  for (const auto& [shape, s] : shapes_) {
+    if (s.held_back > 0) return true;
+  }
+  return false;
 }
 
 }  // namespace leaf::supervise

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace leaf::supervise {
 
@@ -47,7 +48,8 @@ NatsLine classify_nats_line(std::string_view line);
 // default, 60 a second with upstream.reconnect = "50ms", for as long as the refusal lasts. Every
 // line still reaches the supervisor; a line about a leaf connection ("<addr> - lid:N - ...") whose
 // shape (its digits aside) was printed less than `window` ago is counted instead, and the next one
-// printed says how many (a count nothing follows is not printed).
+// printed says how many; when none follows, take_due() hands the last one held back, with the
+// count, a window after the one printed.
 class LineThrottle {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -57,13 +59,26 @@ class LineThrottle {
     bool print = true;
     std::uint64_t held_back = 0;  // lines of this shape not printed since it last was
   };
-  Verdict admit(std::string_view message, TimePoint now);
+  // `level`: the line's, kept with the last one held back (NatsLevel as int).
+  Verdict admit(std::string_view message, TimePoint now, int level = 2);
   void reset() { shapes_.clear(); }  // a new nats-server: its first lines are printed
+
+  // Lines held back whose shape was last printed a window ago or more: the last of them, its
+  // level and their count, each to be printed now (then counted as printed).
+  struct Held {
+    std::string message;
+    int level = 2;
+    std::uint64_t count = 0;
+  };
+  std::vector<Held> take_due(TimePoint now);
+  bool holding() const;  // some lines are held back (a take_due() is to follow)
 
  private:
   struct Seen {
     TimePoint printed_at;
     std::uint64_t held_back = 0;
+    std::string last;  // the last one held back
+    int level = 2;
   };
   std::chrono::milliseconds window_;
   std::unordered_map<std::string, Seen> shapes_;  // bounded: see admit()

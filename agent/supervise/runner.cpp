@@ -441,11 +441,25 @@ class Runner {
     supervise::NatsLine l = supervise::classify_nats_line(raw);
     static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
                                                            spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
-    if (const auto v = nats_lines_.admit(l.message, loop_.now()); v.print) {
+    if (const auto v = nats_lines_.admit(l.message, loop_.now(), static_cast<int>(l.level)); v.print) {
       logging::nats_server()->log(levels[static_cast<int>(l.level)], v.held_back == 0 ? l.message
                                   : l.message + " [" + std::to_string(v.held_back) + " more like it since the last one shown]");
+    } else if (!nats_lines_flush_) {
+      // Held back: what nothing follows is printed with its count a window later.
+      nats_lines_flush_ = loop_.after(std::chrono::seconds(30), [this] { flush_nats_lines(); });
     }
     feed(supervise::LogLine{std::move(l)});
+  }
+
+  void flush_nats_lines() {
+    nats_lines_flush_.reset();
+    static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
+                                                           spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
+    for (const auto& h : nats_lines_.take_due(loop_.now())) {
+      logging::nats_server()->log(levels[h.level], "{} [{} like it since the last one shown, this the last]", h.message,
+                                  h.count);
+    }
+    if (nats_lines_.holding()) nats_lines_flush_ = loop_.after(std::chrono::seconds(30), [this] { flush_nats_lines(); });
   }
 
   void on_child_exit(pid_t pid, int status) {
@@ -558,6 +572,7 @@ class Runner {
   bool prewarm_exited_ = false;
   std::unique_ptr<prewarm::HandOver> handing_over_;  // adopted; its FIFO not yet drained
   supervise::LineThrottle nats_lines_;                 // a refused leaf's lines, at most one per shape a window
+  std::optional<EventLoop::TimerId> nats_lines_flush_;        // the held-back lines' flush
   bool was_ready_ = false;                  // the first ready says how long the start took
 };
 

@@ -139,3 +139,26 @@ TEST_CASE("nats_log: a refused leaf's lines are printed once per shape and windo
   u.reset();
   CHECK(u.admit(refused(3), t0).print);
 }
+
+TEST_CASE("nats_log: lines held back that nothing follows come out a window later, the last with the count") {
+  using namespace std::chrono_literals;
+  LineThrottle t(30s);
+  const LineThrottle::TimePoint t0{};
+  const auto line = [](int lid, const char* what) { return "10.0.0.1:7422 - lid:" + std::to_string(lid) + " - " + what; };
+  CHECK(t.admit(line(5, "Leafnode Error 'Authorization Violation'"), t0, 4).print);
+  CHECK_FALSE(t.holding());
+  CHECK_FALSE(t.admit(line(6, "Leafnode Error 'Authorization Violation'"), t0 + 1s, 4).print);
+  CHECK_FALSE(t.admit(line(7, "Leafnode Error 'Authorization Violation'"), t0 + 2s, 4).print);
+  CHECK(t.holding());
+  CHECK(t.take_due(t0 + 29s).empty());  // not a window since the one printed yet
+  const auto due = t.take_due(t0 + 30s);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].message == line(7, "Leafnode Error 'Authorization Violation'"));
+  CHECK(due[0].level == 4);
+  CHECK(due[0].count == 2);
+  CHECK_FALSE(t.holding());
+  CHECK(t.take_due(t0 + 90s).empty());  // said once
+  // Counted as printed: the next one within a window of the flush is held back again.
+  CHECK_FALSE(t.admit(line(8, "Leafnode Error 'Authorization Violation'"), t0 + 31s, 4).print);
+  CHECK(t.admit(line(9, "Leafnode Error 'Authorization Violation'"), t0 + 61s, 4).held_back == 1);
+}
