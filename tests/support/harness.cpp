@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -165,6 +167,44 @@ std::vector<pid_t> pids_with(const std::string& needle) {
   pid_t p;
   while (in >> p) out.push_back(p);
   return out;
+}
+
+namespace {
+// /proc/N/stat's state and process group; false when N is gone.
+bool proc_stat(const std::string& pid, char& state, int& pgrp) {
+  std::FILE* f = std::fopen(("/proc/" + pid + "/stat").c_str(), "r");
+  if (f == nullptr) return false;
+  char buf[1024];
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses; the last ')' ends it.
+  const char* close = std::strrchr(buf, ')');
+  int ppid = 0;
+  return close != nullptr && std::sscanf(close + 1, " %c %d %d", &state, &ppid, &pgrp) == 3;
+}
+}  // namespace
+
+bool running(pid_t pid) {
+  char state = 0;
+  int pgrp = 0;
+  return pid > 0 && proc_stat(std::to_string(pid), state, pgrp) && state != 'Z' && state != 'X';
+}
+
+int running_in_group(pid_t pgid) {
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return -1;
+  while (dirent* e = ::readdir(d)) {
+    char state = 0;
+    int pgrp = 0;
+    if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && proc_stat(e->d_name, state, pgrp) && pgrp == pgid &&
+        state != 'Z' && state != 'X') {
+      ++n;
+    }
+  }
+  ::closedir(d);
+  return n;
 }
 
 Result run(std::vector<std::string> argv, std::map<std::string, std::string> env, std::string stdin_text,

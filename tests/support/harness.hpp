@@ -25,6 +25,12 @@ int free_port();
 // outlive a test.
 std::vector<pid_t> pids_with(const std::string& needle);
 
+// Whether `pid` runs: it exists and has not exited. A zombie has: an orphan's waits for PID 1,
+// which on the CI machine reaps up to 2 s late, so kill(pid, 0) says nothing about a stop.
+bool running(pid_t pid);
+// How many processes of process group `pgid` run (as running()).
+int running_in_group(pid_t pgid);
+
 // A directory under $TMPDIR, removed with everything in it when the object dies.
 // A TCP port that accepts connections (the kernel's backlog) and never says a word: the worst
 // hub, credentials endpoint or local listener there is.

@@ -21,7 +21,7 @@
 using namespace harness;
 
 namespace {
-bool alive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+bool alive(pid_t pid) { return harness::running(pid); }  // an exited orphan waiting for PID 1 is not
 
 // Pids whose command line contains `needle` (to find children of a killed agent).
 // Sends SIGTERM once the agent has been in its slow phase for a moment; returns the exit code,
