@@ -333,7 +333,7 @@ std::string remote_timeout(const std::string& text, const char* key) {
   if (!d || d->count() <= 0 || *d > std::chrono::minutes(10)) {
     throw config_error(std::string(key) + " must be a duration from 1ms to 10m (e.g. \"5s\"), not \"" + text + "\"");
   }
-  return d->count() % 1000 == 0 ? std::to_string(d->count() / 1000) + "s" : std::to_string(d->count()) + "ms";
+  return format_go_duration(*d);
 }
 }  // namespace
 

@@ -45,7 +45,8 @@ const std::vector<Gate>& gates();
 const Gate* first_gated_option(const config::Config& c);
 
 // Throws Error(Exit::config) naming the first option set in `c` that nats-server `v` lacks, and
-// the release it needs; also an upstream.reconnect under a second, or not whole seconds, for 2.9. `server`: how to name the binary in the message.
+// the release it needs; also an upstream.reconnect that is not whole seconds, for 2.9. `server`: how
+// to name the binary in the message.
 void check_options(const config::Config& c, const Version& v, const std::string& server);
 
 // Whether `v` takes leafnodes.reconnect as a duration ("1s": 2.10 and later) rather than whole

@@ -227,8 +227,7 @@ std::string nats_config(const config::Config& c, const std::string& tmpl, const 
   const auto reconnect = c.reconnect();
   const long long reconnect_ms = reconnect ? reconnect->count() : 1000;
   if (nats_version::reconnect_is_duration(server)) {
-    d.set("reconnect_duration", reconnect_ms % 1000 == 0 ? std::to_string(reconnect_ms / 1000) + "s"
-                                                         : std::to_string(reconnect_ms) + "ms");
+    d.set("reconnect_duration", format_go_duration(Millis(reconnect_ms)));
   } else {
     d.set("reconnect_duration", false);
   }

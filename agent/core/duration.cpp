@@ -34,6 +34,10 @@ std::optional<Millis> parse_duration(std::string_view text) {
   return Millis(total_ms);
 }
 
+std::string format_go_duration(Millis d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
+
 std::string format_duration(Seconds span) {
   std::int64_t s = span.count();
   if (s < 0) s = -s;

@@ -25,6 +25,10 @@ std::optional<Millis> parse_duration(std::string_view text);
 // smaller unit past the second-largest, which is enough to read an expiry at a glance.
 std::string format_duration(Seconds span);
 
+// A duration as nats-server's config reads it (Go's time.ParseDuration): "5s" when whole seconds,
+// else "1500ms".
+std::string format_go_duration(Millis d);
+
 // RFC 3339 UTC: 2026-11-22T16:17:00Z.
 std::string format_utc(std::int64_t unix_seconds);
 

@@ -195,9 +195,9 @@ std::string rendered_config(const config::Config& c, const local_boundary::Chain
 }
 
 std::string Prepared::config_naming(const config::Config& c, const std::string& creds_path,
-                                    const std::optional<nats_version::Version>& server) const {
+                                    const std::optional<nats_version::Version>& server, bool remote_disabled) const {
   return render::nats_config(c, template_text, template_name, machine_name(), &local, server ? server : server_version,
-                             creds_path);
+                             creds_path, remote_disabled);
 }
 
 void Prepared::rewrite_nats_conf() const {
@@ -248,12 +248,8 @@ bool Prepared::prepare_toggle(const config::Config& c, const std::optional<nats_
   try {
     // The file in use, as nats_conf names it (after a move by reload: upstream.alt.creds): the
     // same remote to nats-server, only disabled.
-    const auto release = server ? server : server_version;
-    disabled_conf = render::nats_config(c, template_text, template_name, machine_name(), &local, release, creds.path(),
-                                        /*remote_disabled=*/true);
-    if (disabled_conf != render::nats_config(c, template_text, template_name, machine_name(), &local, release, creds.path())) {
-      return true;
-    }
+    disabled_conf = config_naming(c, creds.path(), server, /*remote_disabled=*/true);
+    if (disabled_conf != config_naming(c, creds.path(), server)) return true;
   } catch (const std::exception& e) {
     logging::agent()->warn("cannot render the config for a move by toggle ({}); the leaf moves at the hub's expiry", e.what());
     return false;

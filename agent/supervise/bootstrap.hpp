@@ -54,9 +54,10 @@ struct Prepared {
   // state_dir since is never what runs.
   void rewrite_nats_conf() const;
   // nats_conf again, from the same template, with the remote naming `creds_path` (a rotation by
-  // config reload moves the leaf to the other credentials slot); `server`: the running release.
+  // config reload moves the leaf to the other credentials slot); `server`: the running release;
+  // `remote_disabled`: the remote disabled (the first reload of a move by toggle).
   std::string config_naming(const config::Config& c, const std::string& creds_path,
-                            const std::optional<nats_version::Version>& server) const;
+                            const std::optional<nats_version::Version>& server, bool remote_disabled = false) const;
 
   // A move by config reload (supervise/rotation.hpp): the credentials into the store's other slot,
   // then nats.conf naming it. False, nothing changed, when that config cannot be made (the caller

@@ -62,6 +62,7 @@ class LineThrottle {
   // `level`: the line's, kept with the last one held back (NatsLevel as int).
   Verdict admit(std::string_view message, TimePoint now, int level = 2);
   void reset() { shapes_.clear(); }  // a new nats-server: its first lines are printed
+  std::chrono::milliseconds window() const { return window_; }
 
   // Lines held back whose shape was last printed a window ago or more: the last of them, its
   // level and their count, each to be printed now (then counted as printed).

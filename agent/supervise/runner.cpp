@@ -436,30 +436,33 @@ class Runner {
   }
 
   // ---- children ----
+  // A nats-server line's level (NatsLevel, as the throttle keeps it) as spdlog's.
+  static spdlog::level::level_enum spdlog_level(int nats_level) {
+    static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
+                                                           spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
+    return levels[nats_level];
+  }
+
   void on_nats_line(const std::string& raw) {
     if (handing_over_) handing_over_.reset();  // it has read its config (from the FIFO or the file)
     supervise::NatsLine l = supervise::classify_nats_line(raw);
-    static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
-                                                           spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
     if (const auto v = nats_lines_.admit(l.message, loop_.now(), static_cast<int>(l.level)); v.print) {
-      logging::nats_server()->log(levels[static_cast<int>(l.level)], v.held_back == 0 ? l.message
+      logging::nats_server()->log(spdlog_level(static_cast<int>(l.level)), v.held_back == 0 ? l.message
                                   : l.message + " [" + std::to_string(v.held_back) + " more like it since the last one shown]");
     } else if (!nats_lines_flush_) {
       // Held back: what nothing follows is printed with its count a window later.
-      nats_lines_flush_ = loop_.after(std::chrono::seconds(30), [this] { flush_nats_lines(); });
+      nats_lines_flush_ = loop_.after(nats_lines_.window(), [this] { flush_nats_lines(); });
     }
     feed(supervise::LogLine{std::move(l)});
   }
 
   void flush_nats_lines() {
     nats_lines_flush_.reset();
-    static constexpr spdlog::level::level_enum levels[] = {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
-                                                           spdlog::level::warn,  spdlog::level::err,   spdlog::level::critical};
     for (const auto& h : nats_lines_.take_due(loop_.now())) {
-      logging::nats_server()->log(levels[h.level], "{} [{} like it since the last one shown, this the last]", h.message,
+      logging::nats_server()->log(spdlog_level(h.level), "{} [{} like it since the last one shown, this the last]", h.message,
                                   h.count);
     }
-    if (nats_lines_.holding()) nats_lines_flush_ = loop_.after(std::chrono::seconds(30), [this] { flush_nats_lines(); });
+    if (nats_lines_.holding()) nats_lines_flush_ = loop_.after(nats_lines_.window(), [this] { flush_nats_lines(); });
   }
 
   void on_child_exit(pid_t pid, int status) {
